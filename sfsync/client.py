@@ -1,0 +1,490 @@
+"""The one way sfsync talks to an org: REST through simple-salesforce, Metadata SOAP, OAuth login.
+
+Error policy (docs/contracts.md): no answer / TLS -> OrgUnreachable; OAuth refusal ->
+AuthenticationFailed (never retried: retrying a wrong password locks the user out);
+401 INVALID_SESSION_ID -> log in again once and repeat the call once, then SessionExpired;
+403 REQUEST_LIMIT_EXCEEDED -> ApiLimitExceeded; any other 4xx -> SalesforceApiError (not
+retried: the same request gets the same answer); 5xx and dropped connections -> retried with
+exponential backoff and jitter, then the error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from lxml import etree
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from sfsync.config import OrgCredentials
+from sfsync.errors import (
+    ApiLimitExceeded,
+    AuthenticationFailed,
+    OrgUnreachable,
+    SalesforceApiError,
+    SessionExpired,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# sObject Collections take at most 200 records per request (REST API guide, "sObject Collections").
+COLLECTION_CHUNK = 200
+# The Actions guide documents no per-request cap on inputs for customNotificationAction (only
+# 500 recipient ids per input, 250/750 characters for title/body); 200 keeps one request the
+# size of one DML chunk, which is also what Flow hands an invocable action at a time.
+ACTION_INPUT_CHUNK: dict[str, int] = {"customNotificationAction": 200}
+DEFAULT_ACTION_INPUT_CHUNK = 200
+
+SOAPENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+METADATA_NS = "http://soap.sforce.com/2006/04/metadata"
+
+_LIMIT_INFO_RE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures (5xx, dropped connections) are retried."""
+
+    attempts: int = 4  # total tries, the first one included
+    max_wait: float = 8.0  # seconds, cap of one backoff sleep
+    multiplier: float = 0.5  # first backoff is up to this many seconds, then doubles
+    timeout: tuple[float, float] = (10.0, 120.0)  # requests (connect, read) timeout
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """One error of a SaveResult or an action result (their key is ``statusCode``)."""
+
+    status_code: str
+    message: str
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """Outcome of one record of a composite/sobjects call, in input order."""
+
+    id: str | None
+    success: bool
+    errors: list[ApiError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """Outcome of one input of an invocable action, in input order."""
+
+    is_success: bool
+    errors: list[ApiError] = field(default_factory=list)
+    output_values: dict[str, Any] | None = None
+
+
+class _Transient(Exception):
+    """Worth another try; ``final`` is what the caller sees if the tries run out."""
+
+    def __init__(self, final: Exception):
+        super().__init__(str(final))
+        self.final = final
+
+
+class _InvalidSession(Exception):
+    """The org answered INVALID_SESSION_ID; the caller decides whether to log in again."""
+
+
+class _CountingSession(requests.Session):
+    """A requests.Session that counts every request answered and reads Sforce-Limit-Info.
+
+    simple-salesforce and our own OAuth/SOAP calls share this session, so the count covers
+    login, REST and SOAP alike.
+    """
+
+    def __init__(self, timeout: tuple[float, float]):
+        super().__init__()
+        self.calls = 0
+        self.api_usage: tuple[int, int] | None = None
+        self._timeout = timeout
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        response = super().request(method, url, *args, **kwargs)
+        self.calls += 1
+        info = response.headers.get("Sforce-Limit-Info")
+        if info:
+            match = _LIMIT_INFO_RE.search(info)
+            if match:
+                self.api_usage = (int(match.group(1)), int(match.group(2)))
+        return response
+
+
+def _first_error(content: Any) -> tuple[str | None, str]:
+    """(errorCode, message) from a REST error body: a JSON array of {message, errorCode}."""
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        item = content[0]
+        code = item.get("errorCode") or item.get("statusCode")
+        return code, str(item.get("message", "")).strip()
+    if isinstance(content, dict):
+        code = content.get("errorCode") or content.get("error")
+        message = content.get("message") or content.get("error_description") or ""
+        return code, str(message).strip()
+    text = str(content or "").strip()
+    return None, text[:500]
+
+
+def _api_errors(items: Any) -> list[ApiError]:
+    if not items:
+        return []
+    return [
+        ApiError(
+            status_code=str(e.get("statusCode") or e.get("errorCode") or "UNKNOWN"),
+            message=str(e.get("message", "")),
+            fields=list(e.get("fields") or []),
+        )
+        for e in items
+    ]
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its query string (which may carry a long SOQL text)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+class OrgClient:
+    """A logged-in connection to one org. Build it with :meth:`connect`."""
+
+    def __init__(self, creds: OrgCredentials, retry: RetryPolicy | None = None):
+        self._creds = creds
+        self._retry = retry or RetryPolicy()
+        self._http = _CountingSession(self._retry.timeout)
+        if creds.ca_file:
+            self._http.verify = str(creds.ca_file)
+        self.instance_url = creds.instance_url.rstrip("/")
+        self.api_version = creds.api_version
+        self._token: str | None = None
+        self._sf: Salesforce | None = None
+
+    # ------------------------------------------------------------------ connection
+    @classmethod
+    def connect(cls, creds: OrgCredentials, retry: RetryPolicy | None = None) -> OrgClient:
+        """Log in (OAuth password flow) or adopt an access token; no REST call is made yet."""
+        client = cls(creds, retry)
+        if creds.username and creds.password:
+            client._login()
+        elif creds.access_token:
+            client._adopt_token(creds.access_token.get_secret_value(), client.instance_url)
+        else:
+            raise AuthenticationFailed(
+                f"org '{creds.name}' has neither username+password nor access_token configured"
+            )
+        return client
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests answered so far, login included."""
+        return self._http.calls
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, limit) of the org's daily API requests from the last Sforce-Limit-Info header."""
+        return self._http.api_usage
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self._creds.username and self._creds.password)
+
+    def _adopt_token(self, token: str, instance_url: str) -> None:
+        self._token = token
+        self.instance_url = instance_url.rstrip("/")
+        # simple-salesforce is used as is for REST; "direct" mode (session_id + instance_url)
+        # makes no request of its own and never tries to refresh on its own.
+        self._sf = Salesforce(
+            instance_url=self.instance_url,
+            session_id=token,
+            session=self._http,
+            version=self.api_version,
+        )
+
+    def _login(self) -> None:
+        """OAuth 2.0 username-password flow against the configured instance.
+
+        We post the token request ourselves: simple-salesforce's own login builds its URL as
+        ``https://{domain}.salesforce.com``, so it cannot log in to a My Domain-less host such
+        as the local org on 127.0.0.1.
+        """
+        creds = self._creds
+        assert creds.username and creds.password
+        url = f"{creds.instance_url.rstrip('/')}/services/oauth2/token"
+        data = {
+            "grant_type": "password",
+            "username": creds.username,
+            "password": creds.password.get_secret_value(),
+        }
+        if creds.client_id:
+            data["client_id"] = creds.client_id
+        if creds.client_secret:
+            data["client_secret"] = creds.client_secret.get_secret_value()
+
+        def attempt() -> dict:
+            response = self._send(lambda: self._http.post(url, data=data, headers={"Accept": "application/json"}), url)
+            if response.status_code >= 500:
+                raise _Transient(
+                    SalesforceApiError(
+                        f"login at {url} failed with HTTP {response.status_code}",
+                        status=response.status_code,
+                    )
+                )
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+                error = body.get("error") if isinstance(body, dict) else None
+                description = body.get("error_description") if isinstance(body, dict) else None
+                detail = f"{error}: {description}" if error else f"HTTP {response.status_code}"
+                raise AuthenticationFailed(f"login to {url} as {creds.username} refused ({detail})")
+            return body
+
+        body = self._retrying(attempt, f"login at {url}")
+        logger.info("logged in to %s as %s", body.get("instance_url") or creds.instance_url, creds.username)
+        self._adopt_token(body["access_token"], body.get("instance_url") or creds.instance_url)
+
+    # ------------------------------------------------------------------ call plumbing
+    def _send(self, do: Callable[[], requests.Response], url: str) -> requests.Response:
+        """Run one HTTP exchange, turning transport failures into our errors."""
+        try:
+            return do()
+        except requests.exceptions.SSLError as exc:
+            # A certificate problem does not heal by waiting: no retry.
+            raise OrgUnreachable(f"TLS handshake with {_safe_url(url)} failed: {type(exc).__name__}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Transient(OrgUnreachable(f"no answer from {_safe_url(url)} ({type(exc).__name__})")) from None
+
+    def _retrying(self, fn: Callable[[], T], what: str) -> T:
+        policy = self._retry
+        retryer = Retrying(
+            stop=stop_after_attempt(policy.attempts),
+            wait=wait_random_exponential(multiplier=policy.multiplier, max=policy.max_wait),
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+            reraise=True,
+        )
+        try:
+            return retryer(fn)
+        except _Transient as exc:
+            logger.error("%s: giving up after %d attempt(s)", what, policy.attempts)
+            raise exc.final from None
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        """Retry transient errors; on INVALID_SESSION_ID log in again once and repeat once."""
+        try:
+            return self._retrying(fn, what)
+        except _InvalidSession as exc:
+            if not self.can_refresh:
+                raise SessionExpired(str(exc), status=401, error_code="INVALID_SESSION_ID") from None
+            logger.info("%s: session expired, logging in again", what)
+            self._login()
+        try:
+            return self._retrying(fn, what)
+        except _InvalidSession as exc:
+            raise SessionExpired(
+                f"{exc} (again after logging in anew)", status=401, error_code="INVALID_SESSION_ID"
+            ) from None
+
+    def _rest(self, what: str, fn: Callable[[Salesforce], T], *, action_results: bool = False) -> T:
+        """Run a simple-salesforce call with the error policy of this module."""
+
+        def attempt() -> T:
+            assert self._sf is not None
+            url = self._sf.base_url + what
+            try:
+                return self._send(lambda: fn(self._sf), url)  # type: ignore[arg-type]
+            except SalesforceError as exc:
+                # Invocable actions answer 400 with one result per input when some fail;
+                # those are per-item outcomes, not a failed call.
+                if action_results and exc.status == 400 and _is_action_results(exc.content):
+                    return exc.content  # type: ignore[return-value]
+                raise self._map_http_error(exc.status, exc.content, what) from None
+
+        return self._call(attempt, what)
+
+    @staticmethod
+    def _map_http_error(status: int, content: Any, what: str) -> Exception:
+        code, message = _first_error(content)
+        if status == 401 and code == "INVALID_SESSION_ID":
+            return _InvalidSession(f"{what}: {code}: {message}")
+        if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
+            return ApiLimitExceeded(message or "the org's API request limit is used up", status=status, error_code=code)
+        error = SalesforceApiError(f"{what}: {message or f'HTTP {status}'}", status=status, error_code=code)
+        if status >= 500:
+            return _Transient(error)
+        return error
+
+    # ------------------------------------------------------------------ REST
+    def query_pages(self, soql: str) -> Iterator[list[dict]]:
+        """Yield each page of records of ``soql``, following nextRecordsUrl; one page in memory."""
+        result = self._rest("query", lambda sf: sf.query(soql))
+        page = 1
+        while True:
+            records = result.get("records", [])
+            done = result.get("done", True)
+            next_url = result.get("nextRecordsUrl")
+            del result  # hold one page only
+            logger.debug("query page %d: %d record(s)", page, len(records))
+            yield records
+            del records
+            if done:
+                return
+            if not next_url:
+                raise SalesforceApiError("query result says done=false but has no nextRecordsUrl")
+            # nextRecordsUrl is relative to the instance; keep only path+query if a host is given.
+            parts = urlsplit(next_url)
+            relative = parts.path + (f"?{parts.query}" if parts.query else "")
+            result = self._rest(relative, lambda sf, rel=relative: sf.query_more(rel, identifier_is_url=True))
+            page += 1
+
+    def _collection(self, method: str, records: list[dict], sobject: str | None) -> list[SaveResult]:
+        results: list[SaveResult] = []
+        for chunk in _chunks(records, COLLECTION_CHUNK):
+            payload_records = []
+            for record in chunk:
+                if "attributes" not in record:
+                    if not sobject:
+                        raise ValueError("each record needs attributes.type, or pass sobject=")
+                    record = {"attributes": {"type": sobject}, **record}
+                payload_records.append(record)
+            body = {"allOrNone": False, "records": payload_records}
+            raw = self._rest(
+                "composite/sobjects",
+                lambda sf, b=body: sf.restful("composite/sobjects", method=method, json=b),
+            )
+            if not isinstance(raw, list) or len(raw) != len(chunk):
+                got = len(raw) if isinstance(raw, list) else type(raw).__name__
+                raise SalesforceApiError(
+                    f"composite/sobjects {method}: expected {len(chunk)} result(s), got {got}"
+                )
+            results.extend(
+                SaveResult(id=item.get("id"), success=bool(item.get("success")), errors=_api_errors(item.get("errors")))
+                for item in raw
+            )
+        return results
+
+    def create_records(self, records: list[dict], sobject: str | None = None) -> list[SaveResult]:
+        """Insert ``records`` (allOrNone=false), 200 per request; results in input order."""
+        return self._collection("POST", records, sobject)
+
+    def update_records(self, records: list[dict], sobject: str | None = None) -> list[SaveResult]:
+        """Update ``records`` by Id (allOrNone=false), 200 per request; results in input order."""
+        return self._collection("PATCH", records, sobject)
+
+    def invoke_standard_action(self, name: str, inputs: list[dict]) -> list[ActionResult]:
+        """POST actions/standard/<name>; one ActionResult per input, in input order."""
+        path = f"actions/standard/{name}"
+        size = ACTION_INPUT_CHUNK.get(name, DEFAULT_ACTION_INPUT_CHUNK)
+        results: list[ActionResult] = []
+        for chunk in _chunks(inputs, size):
+            body = {"inputs": list(chunk)}
+            raw = self._rest(
+                path,
+                lambda sf, b=body: sf.restful(path, method="POST", json=b),
+                action_results=True,
+            )
+            if not isinstance(raw, list) or len(raw) != len(chunk):
+                got = len(raw) if isinstance(raw, list) else type(raw).__name__
+                raise SalesforceApiError(f"{path}: expected {len(chunk)} result(s), got {got}")
+            results.extend(
+                ActionResult(
+                    is_success=bool(item.get("isSuccess")),
+                    errors=_api_errors(item.get("errors")),
+                    output_values=item.get("outputValues"),
+                )
+                for item in raw
+            )
+        return results
+
+    # ------------------------------------------------------------------ Metadata SOAP
+    def soap_metadata(self, body_xml: bytes, soap_action: str = "") -> etree._Element:
+        """Send one Metadata API operation; return the child element of soapenv:Body.
+
+        ``body_xml`` is the operation element (e.g. ``<deploy xmlns="...metadata">``); this
+        wraps it in an envelope with the SessionHeader. The WSDL declares soapAction="" for
+        every operation, hence the default.
+        """
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+        operation = etree.fromstring(body_xml, parser)
+        url = f"{self.instance_url}/services/Soap/m/{self.api_version}"
+        what = f"Metadata {etree.QName(operation).localname}"
+
+        def attempt() -> etree._Element:
+            envelope = self._envelope(operation)
+            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
+            response = self._send(lambda: self._http.post(url, data=envelope, headers=headers), url)
+            return self._soap_result(response, what)
+
+        return self._call(attempt, what)
+
+    def _envelope(self, operation: etree._Element) -> bytes:
+        env = etree.Element(f"{{{SOAPENV_NS}}}Envelope", nsmap={"soapenv": SOAPENV_NS, "met": METADATA_NS})
+        header = etree.SubElement(env, f"{{{SOAPENV_NS}}}Header")
+        session = etree.SubElement(header, f"{{{METADATA_NS}}}SessionHeader")
+        etree.SubElement(session, f"{{{METADATA_NS}}}sessionId").text = self._token
+        body = etree.SubElement(env, f"{{{SOAPENV_NS}}}Body")
+        body.append(_copy(operation))
+        return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+    @staticmethod
+    def _soap_result(response: requests.Response, what: str) -> etree._Element:
+        status = response.status_code
+        try:
+            root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError:
+            root = None
+        body = root.find(f"{{{SOAPENV_NS}}}Body") if root is not None else None
+        if body is None:
+            error = SalesforceApiError(f"{what}: HTTP {status} without a SOAP envelope", status=status)
+            raise _Transient(error) if status >= 500 else error
+        fault = body.find(f"{{{SOAPENV_NS}}}Fault")
+        if fault is not None:
+            faultcode = (fault.findtext("faultcode") or "").strip()
+            faultstring = (fault.findtext("faultstring") or "").strip()
+            code = faultcode.split(":", 1)[-1] or None
+            if code == "INVALID_SESSION_ID":
+                raise _InvalidSession(f"{what}: {faultstring or code}")
+            raise SalesforceApiError(f"{what}: {faultstring or faultcode}", status=status, error_code=code)
+        if status >= 300:
+            error = SalesforceApiError(f"{what}: HTTP {status}", status=status)
+            raise _Transient(error) if status >= 500 else error
+        children = [c for c in body if isinstance(c.tag, str)]
+        if not children:
+            raise SalesforceApiError(f"{what}: empty SOAP body", status=status)
+        return children[0]
+
+
+def _copy(element: etree._Element) -> etree._Element:
+    return etree.fromstring(etree.tostring(element))
+
+
+def _is_action_results(content: Any) -> bool:
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and all(isinstance(item, dict) and "isSuccess" in item for item in content)
+    )
