@@ -275,8 +275,10 @@ class OrgClient:
         except requests.exceptions.SSLError as exc:
             # A certificate problem does not heal by waiting: no retry.
             raise OrgUnreachable(f"TLS handshake with {_safe_url(url)} failed: {type(exc).__name__}") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _Transient(OrgUnreachable(f"no answer from {_safe_url(url)} ({type(exc).__name__})")) from None
+        except requests.RequestException as exc:
+            raise OrgUnreachable(f"cannot send a request to {_safe_url(url)} ({type(exc).__name__})") from None
 
     def _retrying(self, fn: Callable[[], T], what: str) -> T:
         policy = self._retry
@@ -314,7 +316,7 @@ class OrgClient:
 
         def attempt() -> T:
             assert self._sf is not None
-            url = self._sf.base_url + what
+            url = self.instance_url + what if what.startswith("/") else self._sf.base_url + what
             try:
                 return self._send(lambda: fn(self._sf), url)  # type: ignore[arg-type]
             except SalesforceError as exc:
@@ -330,7 +332,7 @@ class OrgClient:
     def _map_http_error(status: int, content: Any, what: str) -> Exception:
         code, message = _first_error(content)
         if status == 401 and code == "INVALID_SESSION_ID":
-            return _InvalidSession(f"{what}: {code}: {message}")
+            return _InvalidSession(f"{what}: {message}")
         if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
             return ApiLimitExceeded(message or "the org's API request limit is used up", status=status, error_code=code)
         error = SalesforceApiError(f"{what}: {message or f'HTTP {status}'}", status=status, error_code=code)
@@ -421,21 +423,23 @@ class OrgClient:
         return results
 
     # ------------------------------------------------------------------ Metadata SOAP
-    def soap_metadata(self, body_xml: bytes, soap_action: str = "") -> etree._Element:
+    def soap_metadata(self, body_xml: bytes, soap_action: str | None = None) -> etree._Element:
         """Send one Metadata API operation; return the child element of soapenv:Body.
 
         ``body_xml`` is the operation element (e.g. ``<deploy xmlns="...metadata">``); this
-        wraps it in an envelope with the SessionHeader. The WSDL declares soapAction="" for
-        every operation, hence the default.
+        wraps it in an envelope with the SessionHeader. ``soap_action`` defaults to the
+        operation's name, as simple-salesforce sends it (the WSDL itself declares "").
         """
         parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
         operation = etree.fromstring(body_xml, parser)
         url = f"{self.instance_url}/services/Soap/m/{self.api_version}"
-        what = f"Metadata {etree.QName(operation).localname}"
+        op_name = etree.QName(operation).localname
+        what = f"Metadata {op_name}"
+        action = op_name if soap_action is None else soap_action
 
         def attempt() -> etree._Element:
             envelope = self._envelope(operation)
-            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
+            headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}
             response = self._send(lambda: self._http.post(url, data=envelope, headers=headers), url)
             return self._soap_result(response, what)
 
