@@ -65,23 +65,47 @@ def load_config(path: Path | None = None) -> dict:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+ENV_PREFIX = "SFSYNC_ORG_"
+ENV_FIELDS = ("instance_url", "username", "password", "access_token", "client_id", "client_secret", "ca_file",
+              "api_version")
+
+
+def _env_key(org: str, field: str) -> str:
+    return ENV_PREFIX + "".join(c if c.isalnum() else "_" for c in org).upper() + "_" + field.upper()
+
+
+def _env_entry(name: str) -> dict:
+    """Fields of org ``name`` given as environment variables (SFSYNC_ORG_<NAME>_<FIELD>), so that
+    schedulers can inject secrets without writing them into a file."""
+    return {f: os.environ[_env_key(name, f)] for f in ENV_FIELDS if _env_key(name, f) in os.environ}
+
+
+def _env_org_names() -> list[str]:
+    suffix = "_INSTANCE_URL"
+    return [k[len(ENV_PREFIX):-len(suffix)].lower() for k in os.environ if k.startswith(ENV_PREFIX) and k.endswith(suffix)]
+
+
 def configured_org_names(config: dict) -> list[str]:
     orgs = config.get("orgs", {})
-    return sorted(orgs) if isinstance(orgs, dict) else []
+    names = set(orgs) if isinstance(orgs, dict) else set()
+    return sorted(names | set(_env_org_names()))
 
 
 def resolve_org(name: str, config_path: Path | None = None) -> OrgCredentials:
-    """Credentials for ``name`` from sfsync.toml ([orgs.NAME] tables)."""
+    """Credentials for ``name``: the [orgs.NAME] table of sfsync.toml, overridden field by field
+    by SFSYNC_ORG_<NAME>_<FIELD> environment variables."""
     config = load_config(config_path)
     orgs = config.get("orgs", {})
     entry = orgs.get(name) if isinstance(orgs, dict) else None
-    if entry is None:
-        known = ", ".join([LOCAL_ORG_NAME, *configured_org_names(config)])
-        raise ConfigError(f"unknown org '{name}' (known: {known}); define it under [orgs.{name}] in {config_path or default_config_path()}")
-    if not isinstance(entry, dict):
+    if entry is not None and not isinstance(entry, dict):
         raise ConfigError(f"[orgs.{name}] must be a table")
+    merged = {**(entry or {}), **_env_entry(name)}
+    if not merged:
+        known = ", ".join([LOCAL_ORG_NAME, *configured_org_names(config)])
+        raise ConfigError(f"unknown org '{name}' (known: {known}); define it under [orgs.{name}] in "
+                          f"{config_path or default_config_path()}")
     try:
-        return OrgCredentials(name=name, **entry)
+        return OrgCredentials(name=name, **merged)
     except Exception as exc:  # pydantic ValidationError: name the fields, never the values
         fields = ", ".join(str(e["loc"][0]) for e in getattr(exc, "errors", lambda: [])()) or "entries"
-        raise ConfigError(f"[orgs.{name}] has invalid {fields}") from None
+        raise ConfigError(f"org '{name}' has invalid or missing {fields}") from None
