@@ -11,6 +11,7 @@ exponential backoff and jitter, then the error.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,8 @@ from lxml import etree
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from tenacity import (
+    RetryCallState,
     Retrying,
-    before_sleep_log,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
@@ -33,6 +34,7 @@ from sfsync.config import OrgCredentials
 from sfsync.errors import (
     ApiLimitExceeded,
     AuthenticationFailed,
+    ConfigError,
     OrgUnreachable,
     SalesforceApiError,
     SessionExpired,
@@ -64,6 +66,19 @@ class RetryPolicy:
     max_wait: float = 8.0  # seconds, cap of one backoff sleep
     multiplier: float = 0.5  # first backoff is up to this many seconds, then doubles
     timeout: tuple[float, float] = (10.0, 120.0)  # requests (connect, read) timeout
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """Defaults, overridable by SFSYNC_RETRY_ATTEMPTS / SFSYNC_RETRY_MAX_WAIT (tests, CI)."""
+        base = cls()
+        try:
+            attempts = int(os.environ.get("SFSYNC_RETRY_ATTEMPTS", base.attempts))
+            max_wait = float(os.environ.get("SFSYNC_RETRY_MAX_WAIT", base.max_wait))
+        except ValueError:
+            raise ConfigError("SFSYNC_RETRY_ATTEMPTS must be an integer and SFSYNC_RETRY_MAX_WAIT a number") from None
+        if attempts < 1 or max_wait < 0:
+            raise ConfigError("SFSYNC_RETRY_ATTEMPTS must be at least 1 and SFSYNC_RETRY_MAX_WAIT not negative")
+        return cls(attempts=attempts, max_wait=max_wait, multiplier=min(base.multiplier, max_wait))
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,9 @@ class _CountingSession(requests.Session):
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
+        # requests lets $REQUESTS_CA_BUNDLE override Session.verify when the call passes no
+        # verify of its own (psf/requests#4726); pass it explicitly so the org's CA is used.
+        kwargs.setdefault("verify", self.verify)
         response = super().request(method, url, *args, **kwargs)
         self.calls += 1
         info = response.headers.get("Sforce-Limit-Info")
@@ -173,7 +191,7 @@ class OrgClient:
 
     def __init__(self, creds: OrgCredentials, retry: RetryPolicy | None = None):
         self._creds = creds
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or RetryPolicy.from_env()
         self._http = _CountingSession(self._retry.timeout)
         if creds.ca_file:
             self._http.verify = str(creds.ca_file)
@@ -221,6 +239,7 @@ class OrgClient:
             session_id=token,
             session=self._http,
             version=self.api_version,
+            object_pairs_hook=dict,  # plain dicts, not OrderedDict, for callers and JSON output
         )
 
     def _login(self) -> None:
@@ -282,17 +301,30 @@ class OrgClient:
 
     def _retrying(self, fn: Callable[[], T], what: str) -> T:
         policy = self._retry
+
+        def note_retry(state: RetryCallState) -> None:
+            # INFO, not WARNING: the caller reports the final outcome; retries are progress.
+            exc = state.outcome.exception() if state.outcome else None
+            logger.info(
+                "%s: %s; retry %d of %d in %.1f s",
+                what,
+                exc,
+                state.attempt_number,
+                policy.attempts - 1,
+                state.next_action.sleep if state.next_action else 0.0,
+            )
+
         retryer = Retrying(
             stop=stop_after_attempt(policy.attempts),
             wait=wait_random_exponential(multiplier=policy.multiplier, max=policy.max_wait),
             retry=retry_if_exception_type(_Transient),
-            before_sleep=before_sleep_log(logger, logging.WARNING),
+            before_sleep=note_retry,
             reraise=True,
         )
         try:
             return retryer(fn)
         except _Transient as exc:
-            logger.error("%s: giving up after %d attempt(s)", what, policy.attempts)
+            logger.info("%s: giving up after %d attempt(s)", what, policy.attempts)
             raise exc.final from None
 
     def _call(self, fn: Callable[[], T], what: str) -> T:

@@ -19,7 +19,7 @@ import functools
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -124,9 +124,9 @@ class MetadataSchema:
     """The compiled schema plus what callers need to know about its types."""
 
     path: Path
-    xmlschema: etree.XMLSchema
-    complex_types: frozenset[str]
-    _doc: etree._ElementTree
+    xmlschema: etree.XMLSchema = field(repr=False)
+    complex_types: frozenset[str] = field(repr=False)
+    _doc: etree._ElementTree = field(repr=False)
 
     def has_type(self, name: str) -> bool:
         return name in self.complex_types

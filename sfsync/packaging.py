@@ -140,7 +140,7 @@ def is_ignored(rel_parts: tuple[str, ...]) -> bool:
     return any(p in IGNORED_DIRS for p in rel_parts[:-1]) or rel_parts[-1] in IGNORED_FILES
 
 
-def _split_meta(name: str) -> tuple[str, str] | None:
+def split_meta(name: str) -> tuple[str, str] | None:
     """'Foo__c.field-meta.xml' -> ('Foo__c', 'field'); None when not a -meta.xml file."""
     if not name.endswith(META):
         return None
@@ -165,21 +165,21 @@ def classify(path: Path, project_root: Path, package_dir: Path) -> SourceFile | 
         if part in BUNDLE_DIRS and i + 2 < len(parts):
             bundle = parts[i + 1]
             type_name = BUNDLE_DIRS[part]
-            meta = _split_meta(name)
+            meta = split_meta(name)
             root = None
             if meta and meta[0] == bundle and len(parts) == i + 3:
                 root = type_name
             return make("bundle", type_name, bundle, root, bundle if root else name)
         if part == "staticresources":
             if len(parts) == i + 2:
-                meta = _split_meta(name)
+                meta = split_meta(name)
                 if meta and meta[1] == "resource":
                     return make("static-resource-meta", "StaticResource", meta[0], "StaticResource", meta[0])
                 return make("static-resource-content", "StaticResource", name.split(".")[0], None, name)
             # an exploded archive folder: staticresources/<Name>/...
             return make("static-resource-content", "StaticResource", parts[i + 1], None, name)
         if part == "email":
-            meta = _split_meta(name)
+            meta = split_meta(name)
             if len(parts) == i + 2 and meta and meta[1] == "emailFolder":
                 return make("email-folder", "EmailTemplate", meta[0], "EmailFolder", meta[0])
             if len(parts) == i + 3:
@@ -190,7 +190,7 @@ def classify(path: Path, project_root: Path, package_dir: Path) -> SourceFile | 
                     return make("email", "EmailTemplate", f"{folder}/{name[:-6]}", None, name[:-6])
             return None
 
-    meta = _split_meta(name)
+    meta = split_meta(name)
     if meta is None:
         stem, dot, suffix = name.rpartition(".")
         if dot and suffix in CONTENT_TYPES:
@@ -352,7 +352,7 @@ def build_package(project_root: Path) -> PackageResult:
     for item in items:
         rel_parts = PurePosixPath(item.rel).parts
         if item.kind == "single":
-            suffix = _split_meta(item.path.name)[1]
+            suffix = split_meta(item.path.name)[1]
             _, zip_dir = SINGLE_FILE_TYPES[suffix]
             _parse(item)  # a broken file must fail here, not in the org
             put(f"{zip_dir}/{item.file_stem}.{suffix}", item.path.read_bytes(), item.rel)
@@ -397,7 +397,7 @@ def build_package(project_root: Path) -> PackageResult:
     for name, group in sorted(objects.items()):
         children = []
         for child in sorted(group["children"], key=lambda c: (c.type_name, c.file_stem)):
-            suffix = _split_meta(child.path.name)[1]
+            suffix = split_meta(child.path.name)[1]
             children.append(_as_child(child, OBJECT_CHILD_TYPES[suffix][1], "fullName"))
         parent = _parse(group["parent"]) if group["parent"] else None
         put(f"objects/{name}.object", _serialize(_merge(parent, "CustomObject", children)),

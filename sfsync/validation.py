@@ -19,7 +19,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from sfsync.metadata_schema import MD_NS, load_schema
-from sfsync.packaging import META, UNKNOWN_TYPE_MESSAGE, SourceFile, _split_meta, scan_tree
+from sfsync.packaging import META, UNKNOWN_TYPE_MESSAGE, SourceFile, split_meta, scan_tree
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ def _check_file(item: SourceFile, schema) -> list[Problem]:
         doc = etree.parse(str(item.path), parser)
     except etree.XMLSyntaxError as exc:
         return [problem(exc.lineno, f"not well-formed XML: {exc.msg}")]
+    except OSError as exc:
+        return [problem(1, f"cannot read the file: {exc.strerror or exc}")]
     root = doc.getroot()
     qname = etree.QName(root)
     if qname.namespace != MD_NS:
@@ -231,5 +233,5 @@ def _schema_message(message: str) -> str:
 
 
 def _suffix_label(item: SourceFile) -> str:
-    meta = _split_meta(item.path.name)
+    meta = split_meta(item.path.name)
     return f".{meta[1]}{META}" if meta else item.path.name

@@ -1,0 +1,312 @@
+"""sfsync.packaging: source format -> Metadata API zip."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from sfsync.errors import MetadataInvalid
+from sfsync.metadata_schema import load_schema
+from sfsync.packaging import build_package, write_package
+
+REPO = Path(__file__).resolve().parents[1]
+NS = "http://soap.sforce.com/2006/04/metadata"
+HDR = '<?xml version="1.0" encoding="UTF-8"?>\n'
+D = "metadata/main/default"
+
+
+def make_project(root: Path, files: dict[str, str | bytes]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "sfdx-project.json").write_text(json.dumps(
+        {"packageDirectories": [{"path": "metadata", "default": True}], "sourceApiVersion": "66.0"}))
+    (root / "metadata").mkdir(exist_ok=True)
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+    return root
+
+
+def md(root: str, body: str) -> str:
+    return f'{HDR}<{root} xmlns="{NS}">\n{body}</{root}>\n'
+
+
+def unzip(result) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(result.zip_bytes))
+
+
+OBJECT = md("CustomObject", "    <deploymentStatus>Deployed</deploymentStatus>\n    <label>Car</label>\n"
+            "    <nameField>\n        <label>Car Name</label>\n        <type>Text</type>\n    </nameField>\n"
+            "    <pluralLabel>Cars</pluralLabel>\n    <sharingModel>ReadWrite</sharingModel>\n"
+            "    <visibility>Public</visibility>\n")
+FIELD_B = md("CustomField", "    <fullName>B__c</fullName>\n    <label>B</label>\n    <length>10</length>\n"
+             "    <type>Text</type>\n")
+FIELD_A = md("CustomField", "    <fullName>A__c</fullName>\n    <defaultValue>false</defaultValue>\n"
+             "    <label>A</label>\n    <type>Checkbox</type>\n")
+RULE = md("ValidationRule", "    <fullName>Needs_B</fullName>\n    <active>true</active>\n"
+          "    <errorConditionFormula>ISBLANK(B__c)</errorConditionFormula>\n"
+          "    <errorMessage>B を入力してください</errorMessage>\n")
+LIST_VIEW = md("ListView", "    <fullName>All</fullName>\n    <filterScope>Everything</filterScope>\n"
+               "    <label>All</label>\n")
+OBJ_TR = md("CustomObjectTranslation", "    <caseValues>\n        <plural>false</plural>\n"
+            "        <value>車</value>\n    </caseValues>\n    <nameFieldLabel>車名</nameFieldLabel>\n")
+FIELD_TR = md("CustomFieldTranslation", "    <label>ビー</label>\n    <name>B__c</name>\n")
+PERMSET = md("PermissionSet", "    <description>試乗 — 読み取り専用</description>\n"
+             "    <hasActivationRequired>false</hasActivationRequired>\n    <label>Reader</label>\n")
+TAB = md("CustomTab", "    <customObject>true</customObject>\n    <motif>Custom20: Airplane</motif>\n")
+
+
+def small_tree(tmp_path: Path) -> Path:
+    return make_project(tmp_path, {
+        f"{D}/objects/Car__c/Car__c.object-meta.xml": OBJECT,
+        f"{D}/objects/Car__c/fields/B__c.field-meta.xml": FIELD_B,
+        f"{D}/objects/Car__c/fields/A__c.field-meta.xml": FIELD_A,
+        f"{D}/objects/Car__c/validationRules/Needs_B.validationRule-meta.xml": RULE,
+        f"{D}/objects/Car__c/listViews/All.listView-meta.xml": LIST_VIEW,
+        f"{D}/objectTranslations/Car__c-ja/Car__c-ja.objectTranslation-meta.xml": OBJ_TR,
+        f"{D}/objectTranslations/Car__c-ja/B__c.fieldTranslation-meta.xml": FIELD_TR,
+        f"{D}/permissionsets/Reader.permissionset-meta.xml": PERMSET,
+        f"{D}/tabs/Car__c.tab-meta.xml": TAB,
+    })
+
+
+def test_package_xml_for_small_tree(tmp_path):
+    result = build_package(small_tree(tmp_path))
+    assert unzip(result).read("package.xml").decode("utf-8") == """\
+<?xml version="1.0" encoding="UTF-8"?>
+<Package xmlns="http://soap.sforce.com/2006/04/metadata">
+    <types>
+        <members>Car__c.A__c</members>
+        <members>Car__c.B__c</members>
+        <name>CustomField</name>
+    </types>
+    <types>
+        <members>Car__c</members>
+        <name>CustomObject</name>
+    </types>
+    <types>
+        <members>Car__c-ja</members>
+        <name>CustomObjectTranslation</name>
+    </types>
+    <types>
+        <members>Car__c</members>
+        <name>CustomTab</name>
+    </types>
+    <types>
+        <members>Car__c.All</members>
+        <name>ListView</name>
+    </types>
+    <types>
+        <members>Reader</members>
+        <name>PermissionSet</name>
+    </types>
+    <types>
+        <members>Car__c.Needs_B</members>
+        <name>ValidationRule</name>
+    </types>
+    <version>66.0</version>
+</Package>
+"""
+    assert result.components == [
+        ("CustomField", "Car__c.A__c"), ("CustomField", "Car__c.B__c"), ("CustomObject", "Car__c"),
+        ("CustomObjectTranslation", "Car__c-ja"), ("CustomTab", "Car__c"), ("ListView", "Car__c.All"),
+        ("PermissionSet", "Reader"), ("ValidationRule", "Car__c.Needs_B"),
+    ]
+    assert unzip(result).namelist() == [
+        "objectTranslations/Car__c-ja.objectTranslation", "objects/Car__c.object", "package.xml",
+        "permissionsets/Reader.permissionset", "tabs/Car__c.tab",
+    ]
+    assert result.file_count == 5
+
+
+def test_children_merged_into_object_in_schema_order(tmp_path):
+    z = unzip(build_package(small_tree(tmp_path)))
+    root = etree.fromstring(z.read("objects/Car__c.object"))
+    assert etree.QName(root).localname == "CustomObject"
+    assert [etree.QName(c).localname for c in root] == [
+        "deploymentStatus", "fields", "fields", "label", "listViews", "nameField", "pluralLabel",
+        "sharingModel", "validationRules", "visibility",
+    ]
+    assert [f.findtext(f"{{{NS}}}fullName") for f in root.iterfind(f"{{{NS}}}fields")] == ["A__c", "B__c"]
+    # The merged file is valid Metadata API format.
+    assert load_schema().xmlschema.validate(root.getroottree()), load_schema().xmlschema.error_log
+
+
+def test_field_translation_merged_and_japanese_byte_exact(tmp_path):
+    z = unzip(build_package(small_tree(tmp_path)))
+    data = z.read("objectTranslations/Car__c-ja.objectTranslation")
+    assert data.decode("utf-8") == md(
+        "CustomObjectTranslation",
+        "    <caseValues>\n        <plural>false</plural>\n        <value>車</value>\n    </caseValues>\n"
+        "    <fields>\n        <label>ビー</label>\n        <name>B__c</name>\n    </fields>\n"
+        "    <nameFieldLabel>車名</nameFieldLabel>\n")
+    assert "ビー".encode("utf-8") in data and b"&#" not in data
+    obj = z.read("objects/Car__c.object")
+    assert "<errorMessage>B を入力してください</errorMessage>".encode("utf-8") in obj
+
+
+def test_single_file_types_copied_byte_for_byte(tmp_path):
+    z = unzip(build_package(small_tree(tmp_path)))
+    assert z.read("permissionsets/Reader.permissionset") == PERMSET.encode("utf-8")
+    assert z.read("tabs/Car__c.tab") == TAB.encode("utf-8")
+
+
+def test_non_ascii_file_name_kept_with_utf8_flag(tmp_path):
+    layout = md("Layout", "    <layoutSections>\n        <label>情報</label>\n"
+                "        <style>TwoColumnsTopToBottom</style>\n    </layoutSections>\n")
+    project = make_project(tmp_path, {f"{D}/layouts/Car__c-車レイアウト.layout-meta.xml": layout})
+    result = build_package(project)
+    z = unzip(result)
+    info = z.getinfo("layouts/Car__c-車レイアウト.layout")
+    assert info.flag_bits & 0x800
+    assert z.read(info) == layout.encode("utf-8")
+    assert result.components == [("Layout", "Car__c-車レイアウト")]
+    assert "<members>Car__c-車レイアウト</members>".encode("utf-8") in z.read("package.xml")
+
+
+def test_bundles_classes_and_static_resources(tmp_path):
+    lwc_meta = md("LightningComponentBundle", "    <apiVersion>66.0</apiVersion>\n"
+                  "    <isExposed>false</isExposed>\n")
+    aura_meta = md("AuraDefinitionBundle", "    <apiVersion>66.0</apiVersion>\n")
+    cls_meta = md("ApexClass", "    <apiVersion>66.0</apiVersion>\n    <status>Active</status>\n")
+    sr_meta = md("StaticResource", "    <cacheControl>Private</cacheControl>\n"
+                 "    <contentType>application/javascript</contentType>\n")
+    zip_meta = md("StaticResource", "    <cacheControl>Public</cacheControl>\n"
+                  "    <contentType>application/zip</contentType>\n")
+    project = make_project(tmp_path, {
+        f"{D}/lwc/board/board.js": "export default class Board {}\n",
+        f"{D}/lwc/board/board.html": "<template></template>\n",
+        f"{D}/lwc/board/board.js-meta.xml": lwc_meta,
+        f"{D}/lwc/board/__tests__/board.test.js": "test('x', () => {});\n",
+        f"{D}/lwc/board/__mocks__/m.js": "\n",
+        f"{D}/lwc/jsconfig.json": "{}\n",
+        f"{D}/lwc/.eslintrc.json": "{}\n",
+        f"{D}/aura/planner/planner.app": "<aura:application/>\n",
+        f"{D}/aura/planner/planner.app-meta.xml": aura_meta,
+        f"{D}/classes/Greeter.cls": "public class Greeter {}\n",
+        f"{D}/classes/Greeter.cls-meta.xml": cls_meta,
+        f"{D}/staticresources/helper.js": "var x = 1;\n",
+        f"{D}/staticresources/helper.resource-meta.xml": sr_meta,
+        f"{D}/staticresources/icons/a.svg": "<svg/>\n",
+        f"{D}/staticresources/icons.resource-meta.xml": zip_meta,
+        f"{D}/labels/CustomLabels.labels-meta.xml": md("CustomLabels", ""),
+    })
+    result = build_package(project)
+    z = unzip(result)
+    assert z.namelist() == [
+        "aura/planner/planner.app", "aura/planner/planner.app-meta.xml",
+        "classes/Greeter.cls", "classes/Greeter.cls-meta.xml",
+        "labels/CustomLabels.labels",
+        "lwc/board/board.html", "lwc/board/board.js", "lwc/board/board.js-meta.xml",
+        "package.xml",
+        "staticresources/helper.resource", "staticresources/helper.resource-meta.xml",
+        "staticresources/icons.resource", "staticresources/icons.resource-meta.xml",
+    ]
+    assert result.components == [
+        ("ApexClass", "Greeter"), ("AuraDefinitionBundle", "planner"), ("CustomLabels", "CustomLabels"),
+        ("LightningComponentBundle", "board"), ("StaticResource", "helper"), ("StaticResource", "icons"),
+    ]
+    assert z.read("staticresources/helper.resource") == b"var x = 1;\n"
+    inner = zipfile.ZipFile(io.BytesIO(z.read("staticresources/icons.resource")))
+    assert inner.namelist() == ["a.svg"] and inner.read("a.svg") == b"<svg/>\n"
+
+
+def test_email_templates_and_folders(tmp_path):
+    folder = md("EmailFolder", "    <accessType>Public</accessType>\n    <name>Test Drive</name>\n"
+                "    <publicFolderAccess>ReadWrite</publicFolderAccess>\n")
+    tmpl = md("EmailTemplate", "    <available>true</available>\n    <encodingKey>UTF-8</encodingKey>\n"
+              "    <name>変更のお知らせ</name>\n    <style>none</style>\n    <subject>試乗予約の変更</subject>\n"
+              "    <type>text</type>\n")
+    project = make_project(tmp_path, {
+        f"{D}/email/TestDrive.emailFolder-meta.xml": folder,
+        f"{D}/email/TestDrive/Changed.email": "{!Contact.Name} 様\n",
+        f"{D}/email/TestDrive/Changed.email-meta.xml": tmpl,
+    })
+    result = build_package(project)
+    assert unzip(result).namelist() == [
+        "email/TestDrive-meta.xml", "email/TestDrive/Changed.email", "email/TestDrive/Changed.email-meta.xml",
+        "package.xml",
+    ]
+    assert result.components == [("EmailTemplate", "TestDrive"), ("EmailTemplate", "TestDrive/Changed")]
+
+
+def test_fields_of_a_standard_object_without_object_file(tmp_path):
+    project = make_project(tmp_path, {f"{D}/objects/Opportunity/fields/B__c.field-meta.xml": FIELD_B})
+    result = build_package(project)
+    assert result.components == [("CustomField", "Opportunity.B__c")]
+    assert unzip(result).read("objects/Opportunity.object").decode("utf-8") == md(
+        "CustomObject", "    <fields>\n        <fullName>B__c</fullName>\n        <label>B</label>\n"
+        "        <length>10</length>\n        <type>Text</type>\n    </fields>\n")
+
+
+def test_same_tree_gives_same_bytes(tmp_path):
+    first = build_package(small_tree(tmp_path / "a"))
+    copy = tmp_path / "b"
+    shutil.copytree(tmp_path / "a", copy)  # new mtimes, new inode order
+    for p in copy.rglob("*"):
+        if p.is_file():
+            p.touch()
+    second = build_package(copy)
+    assert first.zip_bytes == second.zip_bytes
+    info = unzip(first).infolist()[0]
+    assert info.date_time == (1980, 1, 1, 0, 0, 0)
+
+
+def test_unknown_source_type_raises_naming_the_file(tmp_path):
+    project = make_project(tmp_path, {f"{D}/widgets/W.widget-meta.xml": md("Widget", "")})
+    with pytest.raises(MetadataInvalid) as err:
+        build_package(project)
+    assert err.value.problems == [
+        f"{D}/widgets/W.widget-meta.xml:1: unknown metadata file type: sfsync does not know which"
+        " Metadata API type this file belongs to (check its folder and suffix, for example"
+        " objects/<Object>/fields/<Field>.field-meta.xml)"
+    ]
+
+
+def test_broken_xml_raises_with_line(tmp_path):
+    project = make_project(tmp_path, {f"{D}/tabs/Car__c.tab-meta.xml": f'{HDR}<CustomTab xmlns="{NS}">\n<motif>\n'})
+    with pytest.raises(MetadataInvalid) as err:
+        build_package(project)
+    assert len(err.value.problems) == 1
+    assert err.value.problems[0].startswith(f"{D}/tabs/Car__c.tab-meta.xml:4: not well-formed XML: ")
+
+
+def test_write_package(tmp_path):
+    out = tmp_path / "out" / "deploy.zip"
+    result = write_package(small_tree(tmp_path / "p"), out)
+    assert out.read_bytes() == result.zip_bytes
+
+
+def test_real_tree_packages_to_valid_metadata_api_format():
+    result = build_package(REPO)
+    z = unzip(result)
+    assert z.namelist() == [
+        "notificationtypes/Test_Drive_Overdue.notiftype",
+        "objectTranslations/Dealer_Store__c-ja.objectTranslation",
+        "objectTranslations/Test_Drive_Reservation__c-ja.objectTranslation",
+        "objectTranslations/Test_Drive_Vehicle__c-ja.objectTranslation",
+        "objects/Dealer_Store__c.object",
+        "objects/Test_Drive_Reservation__c.object",
+        "objects/Test_Drive_Vehicle__c.object",
+        "package.xml",
+        "permissionsets/Test_Drive_Worker.permissionset",
+        "tabs/Dealer_Store__c.tab",
+        "tabs/Test_Drive_Reservation__c.tab",
+        "tabs/Test_Drive_Vehicle__c.tab",
+    ]
+    schema = load_schema().xmlschema
+    for name in z.namelist():
+        doc = etree.fromstring(z.read(name)).getroottree()
+        assert schema.validate(doc), (name, schema.error_log)
+    tr = z.read("objectTranslations/Test_Drive_Reservation__c-ja.objectTranslation").decode("utf-8")
+    assert "<relationshipLabel>試乗予定</relationshipLabel>" in tr
+    assert len([c for c in result.components if c[0] == "CustomField"]) == 19
