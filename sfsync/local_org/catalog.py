@@ -44,6 +44,7 @@ class FieldDef:
     unique: bool = False
     external_id: bool = False
     cascade_delete: bool = False  # MasterDetail: deleting the master deletes the detail
+    child_relationship_name: str | None = None  # parent-to-child name (<relationshipName>__r for custom)
     precision: int | None = None
     scale: int | None = None
 

@@ -6,7 +6,7 @@ is ``statusCode`` and ``fields`` is always present; OAuth errors are ``{error, e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from sfsync.local_org.errors import ApiError, oauth_error
+from sfsync.local_org.errors import oauth_error
 
 logger = logging.getLogger(__name__)
 
@@ -86,4 +86,4 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() or None
 
 
-__all__ = ["SessionRegistry", "bearer_token", "ApiError"]
+__all__ = ["SessionRegistry", "bearer_token"]

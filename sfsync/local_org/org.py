@@ -27,13 +27,10 @@ class LocalOrg:
 
     def __init__(self, state_dir, daily_api_limit: int = DEFAULT_DAILY_API_LIMIT):
         self.state = StateDir(state_dir)
-        fresh = not self.state.is_initialized()
-        self.credentials: Credentials = self.state.ensure()
         self.store = Store(self.state.db_file)
-        if fresh:
-            self.store.create(standard_objects())
-            self._seed()
-        else:
+        fresh = not self.state.is_initialized()
+        self.credentials: Credentials = self.state.ensure(self._create_db)
+        if not fresh:
             self.store.check()
         self._catalog = self.store.load_catalog()
         if self._catalog.get("User") is None or self._catalog.get("Organization") is None:
@@ -42,6 +39,7 @@ class LocalOrg:
         self.daily_api_limit = daily_api_limit
         self._api_usage = 0
         self._usage_lock = threading.Lock()
+        self.store.release()  # the opening thread is done with the database
 
     # The catalog is swapped whole after a deploy (see catalog.py).
     @property
@@ -68,9 +66,9 @@ class LocalOrg:
         with self._usage_lock:
             return self._api_usage, self.daily_api_limit
 
-    def _seed(self) -> None:
-        """The Organization row and the admin user, as a new org has them."""
-        creds = self.credentials
+    def _create_db(self, creds: Credentials) -> None:
+        """A new database with the Organization row and the admin user, as a new org has them."""
+        self.store.create(standard_objects())
         ts = now_ms()
         stamps = {
             "CreatedDate": ts, "LastModifiedDate": ts, "SystemModstamp": ts,

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from sfsync.local_org.catalog import Catalog, FieldDef, ObjectDef
 from sfsync.local_org.errors import RecordErrors, SaveError, invalid_field
-from sfsync.local_org.ids import is_id_syntax, normalize_id
+from sfsync.local_org.ids import normalize_id
 from sfsync.local_org.standard_objects import PERSON_NAME_OBJECTS
 from sfsync.local_org.store import Store, quote, storage_default
 from sfsync.local_org.values import BadValue, to_json, to_storage
@@ -177,7 +177,8 @@ class RecordWriter:
         errors = self._value_errors(tx, obj, fields)
         missing = [
             f.api_name for f in obj.fields.values()
-            if f.required_on_create and f.createable and fields.get(f.column, (None, None))[1] in (None, "")
+            if (f.required_on_create or not f.nillable) and f.createable and f.type != "boolean"
+            and fields.get(f.column, (None, None))[1] in (None, "")
         ]
         if missing:
             errors.append(SaveError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", tuple(missing)))
@@ -244,12 +245,4 @@ class RecordWriter:
         values["Name"] = " ".join(p for p in (first, last) if p)
 
 
-def check_record_id(catalog: Catalog, obj: ObjectDef, raw: str) -> str | None:
-    """The 18-char Id if ``raw`` is a well-formed Id of ``obj``, else None."""
-    full = normalize_id(raw)
-    if full is None or full[:3] != obj.key_prefix:
-        return None
-    return full
-
-
-__all__ = ["RecordWriter", "BadJson", "record_json", "check_record_id", "is_id_syntax"]
+__all__ = ["RecordWriter", "BadJson", "record_json"]

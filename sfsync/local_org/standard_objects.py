@@ -150,5 +150,24 @@ def standard_objects() -> list[ObjectDef]:
 
 
 READ_ONLY_OBJECTS = frozenset({"organization", "customnotificationtype"})
+
+
+def is_read_only(api_name: str) -> bool:
+    """Objects the data API cannot write (their rows come from the org or from deploys)."""
+    return api_name.lower() in READ_ONLY_OBJECTS or api_name.lower().endswith("__mdt")
+
+
+def custom_metadata_fields() -> list[FieldDef]:
+    """The standard fields of every custom metadata type (__mdt)."""
+    ro = dict(createable=False, updateable=False)
+    return [
+        _f("Id", "id", "Custom Metadata Record ID", length=18, nillable=False, **ro),
+        _f("DeveloperName", "string", "Custom Metadata Record Name", length=40, nillable=False, **ro),
+        _f("MasterLabel", "string", "Label", length=40, nillable=False, **ro),
+        _f("Label", "string", "Label", length=40, nillable=False, **ro),
+        _f("QualifiedApiName", "string", "Qualified API Name", length=70, nillable=False, **ro),
+        _f("NamespacePrefix", "string", "Namespace Prefix", length=15, **ro),
+        _f("Language", "picklist", "Master Language", picklist_values=LANGUAGES, **ro),
+    ]
 # Objects whose Name is First + Last (computed on every write).
 PERSON_NAME_OBJECTS = frozenset({"user", "contact"})

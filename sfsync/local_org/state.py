@@ -14,6 +14,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from sfsync.errors import LocalOrgError
 from sfsync.local_org.certs import CertFiles, create_certificates
@@ -74,8 +75,8 @@ class StateDir:
     def is_initialized(self) -> bool:
         return self.credentials_file.exists()
 
-    def ensure(self) -> Credentials:
-        """Create the folder on first use; check it on later uses. Returns the credentials."""
+    def ensure(self, init_db: Callable[[Credentials], None]) -> Credentials:
+        """Create the folder on first use (``init_db`` builds the database); check it on later uses."""
         if self.path.exists() and not self.path.is_dir():
             raise LocalOrgError(f"{self.path}: state folder path exists and is not a folder")
         if not self.path.exists():
@@ -88,7 +89,7 @@ class StateDir:
                     f"{self.path}: not a local org state folder (no {CREDENTIALS_FILE}, "
                     f"but it holds {', '.join(sorted(leftovers)[:5])}); use an empty or new folder"
                 )
-            return self._create()
+            return self._create(init_db)
         creds = self.load_credentials()
         if not self.certs.all_exist():
             raise LocalOrgError(f"{self.path}: certificate files are missing (ca.pem, server.pem and their keys)")
@@ -96,7 +97,7 @@ class StateDir:
             raise LocalOrgError(f"{self.path}: database {DB_FILE} is missing")
         return creds
 
-    def _create(self) -> Credentials:
+    def _create(self, init_db: Callable[[Credentials], None]) -> Credentials:
         creds = Credentials(
             username=DEFAULT_USERNAME,
             password=secrets.token_urlsafe(18),
@@ -104,6 +105,7 @@ class StateDir:
             user_id=make_id(USER_KEY_PREFIX, 1),
         )
         create_certificates(self.certs, DEFAULT_USERNAME)
+        init_db(creds)
         payload = {
             "format": CREDENTIALS_FORMAT,
             "username": creds.username,

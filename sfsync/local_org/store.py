@@ -91,6 +91,23 @@ class Store:
                 self._all.append(c)
         return c
 
+    @property
+    def open_connections(self) -> int:
+        with self._all_lock:
+            return len(self._all)
+
+    def release(self) -> None:
+        """Close this thread's connection (request threads are short-lived; their connections must not pile up)."""
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            return
+        self._local.conn = None
+        with self._all_lock:
+            if c in self._all:
+                self._all.remove(c)
+        with contextlib.suppress(sqlite3.Error):
+            c.close()
+
     def close(self) -> None:
         with self._all_lock:
             for c in self._all:
@@ -180,7 +197,8 @@ class Store:
         for fdef in new.fields.values():
             if fdef.column.lower() not in existing:
                 tx.execute(f"ALTER TABLE {quote(new.table)} ADD COLUMN {column_sql(fdef)}")
-                if fdef.default is not None:
+                # Salesforce backfills only checkboxes (never null); other defaults apply to new records.
+                if fdef.type == "boolean":
                     tx.execute(f"UPDATE {quote(new.table)} SET {quote(fdef.column)} = ?", (storage_default(fdef),))
             if wants_index(new, fdef):
                 tx.execute(index_sql(new, fdef))

@@ -1,0 +1,161 @@
+"""LocalOrgServer: HTTPS on 127.0.0.1 (stdlib ThreadingHTTPServer + ssl) in front of LocalOrgApp."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from sfsync.errors import LocalOrgError
+from sfsync.local_org.app import LocalOrgApp
+from sfsync.local_org.messages import Request
+from sfsync.local_org.org import DEFAULT_DAILY_API_LIMIT, LocalOrg
+from sfsync.local_org.state import write_private_file
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+POLL_INTERVAL = 0.05  # how fast stop() is noticed
+MAX_BODY = 400 * 1024 * 1024  # Metadata API zips are capped at 400 MB
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sfsync-local-org"
+    sys_version = ""
+
+    def _serve(self) -> None:
+        app: LocalOrgApp = self.server.app  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.send_error(413)
+            return
+        body = self.rfile.read(length) if length else b""
+        path, _, qs = self.path.partition("?")
+        req = Request(self.command, path, qs, {k.lower(): v for k, v in self.headers.items()}, body)
+        try:
+            resp = app.handle(req)
+        finally:
+            app.org.store.release()
+        self.send_response(resp.status)
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _serve
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        # Request lines only (no headers, so no tokens) at debug level.
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, ssl_context: ssl.SSLContext, app: LocalOrgApp):
+        super().__init__(addr, _Handler)
+        self.app = app
+        self.socket = ssl_context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def finish_request(self, request, client_address):
+        try:
+            request.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            logger.debug("TLS handshake failed from %s: %s", client_address, exc)
+            return
+        super().finish_request(request, client_address)
+
+
+class LocalOrgServer:
+    """The local org on 127.0.0.1:``port`` (0 = a free port). Creates the state folder on first use."""
+
+    def __init__(self, state_dir: Path, port: int = 0, *, daily_api_limit: int = DEFAULT_DAILY_API_LIMIT):
+        self.state_dir = Path(state_dir)
+        self.port = port
+        self.daily_api_limit = daily_api_limit
+        self.org: LocalOrg | None = None
+        self.app: LocalOrgApp | None = None
+        self._httpd: _TLSServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def instance_url(self) -> str:
+        if self._httpd is None:
+            raise LocalOrgError("the local org server is not running")
+        return f"https://{HOST}:{self._httpd.server_address[1]}"
+
+    def _open(self) -> None:
+        if self._httpd is not None:
+            raise LocalOrgError("the local org server is already running")
+        self.org = LocalOrg(self.state_dir, daily_api_limit=self.daily_api_limit)
+        self.app = LocalOrgApp(self.org, lambda: self.instance_url)
+        certs = self.org.state.certs
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(certs.server_cert, certs.server_key)
+        except (ssl.SSLError, OSError) as exc:
+            self.org.close()
+            raise LocalOrgError(f"{certs.server_cert}: cannot load the server certificate ({exc})") from None
+        try:
+            self._httpd = _TLSServer((HOST, self.port), ctx, self.app)
+        except OSError as exc:
+            self.org.close()
+            raise LocalOrgError(f"cannot listen on {HOST}:{self.port}: {exc.strerror}") from None
+        write_private_file(
+            self.org.state.server_file,
+            json.dumps({"pid": os.getpid(), "port": self._httpd.server_address[1], "instance_url": self.instance_url}) + "\n",
+        )
+        logger.info("local org serving at %s", self.instance_url)
+
+    def start(self) -> "LocalOrgServer":
+        self._open()
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(POLL_INTERVAL,), name="local-org", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until stop() (from another thread) or KeyboardInterrupt."""
+        self._open()
+        try:
+            self._httpd.serve_forever(POLL_INTERVAL)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        httpd = self._httpd
+        if httpd is None:
+            return
+        httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            self._close()
+
+    def _close(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.server_close()
+        if self.app is not None:
+            self.app.metadata.wait_idle()
+        if self.org is not None:
+            try:
+                self.org.state.server_file.unlink(missing_ok=True)
+            finally:
+                self.org.close()
+
+    def __enter__(self) -> "LocalOrgServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
