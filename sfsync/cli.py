@@ -150,53 +150,400 @@ def package(project: Path | None, out: Path) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- deploy, plan, org
+# (issue 5) Deploy results follow the sf CLI: exit 0 succeeded, 1 failed or canceled, 68 partly
+# succeeded, 69 still running at --wait's end; under --json stdout holds one JSON object only.
+
+TEST_LEVELS = ["NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg"]
+
+
+class _JsonErrors:
+    """Under --json, an error still leaves one JSON object on stdout (the one-line message and
+    the exit code stay main()'s)."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.as_json and isinstance(exc, SfsyncError):
+            code = exc.exit_code
+            click.echo(json.dumps({"status": code, "name": type(exc).__name__, "message": str(exc)},
+                                  ensure_ascii=False))
+        return False
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(r[i].ljust(widths[i]) for i in range(len(widths))) + "  " + r[-1] for r in rows]
+
+
 def _print_component_failures(status) -> None:
     rows = [("TYPE", "NAME", "LINE", "PROBLEM")] + [
         (f.component_type, f.full_name or f.file_name, str(f.line or ""), f.problem) for f in status.component_failures
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        _err("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
+    for line in _table(rows):
+        _err(line)
 
 
-@cli.command()
-@click.option("--target-org", "target_org", required=True, help="Org name from sfsync.toml, or 'local'.")
+def _print_test_failures(status) -> None:
+    rows = [("CLASS", "METHOD", "MESSAGE")] + [(f.class_name, f.method_name, f.message) for f in status.test_failures]
+    for line in _table(rows):
+        _err(line)
+    for f in status.test_failures:
+        if f.stack_trace:
+            _err(f"  {f.class_name}.{f.method_name}: {f.stack_trace}")
+
+
+def _progress_printer(job_id: str):
+    last: list = [None]
+
+    def progress(status) -> None:
+        line = (f"deploy {job_id}: {status.status} - components {status.components_deployed}/"
+                f"{status.components_total} ({status.component_errors} error(s)), tests {status.tests_completed}/"
+                f"{status.tests_total} ({status.test_errors} error(s))")
+        if line != last[0]:  # one line per change, not one per poll
+            _err(line)
+            last[0] = line
+
+    return progress
+
+
+def _finish_deploy(status, *, target_org: str, as_json: bool, junit: Path | None, wait_minutes: float | None = None,
+                   extra: dict | None = None) -> int:
+    """Report a deploy's last status (stdout: one summary line or the JSON; details on stderr)."""
+    from sfsync.deploy import exit_code
+
+    code = exit_code(status)
+    if junit is not None and status.done:
+        from sfsync.junit import write_junit
+
+        write_junit(status, junit)
+        _err(f"wrote JUnit report {junit}")
+    for w in status.component_warnings:
+        _err(f"warning: {w.component_type} {w.full_name}: {w.problem}")
+    if status.done and not status.success or code == 68:
+        if status.error_message:
+            _err(status.error_message)
+        if status.component_failures:
+            _print_component_failures(status)
+        if status.test_failures:
+            _print_test_failures(status)
+    job, verb = status.id, "validated" if status.check_only else "deployed"
+    if code == 69:
+        waited = f" after {wait_minutes:g} minute(s)" if wait_minutes is not None else ""
+        _err(f"deploy {job} is still {status.status}{waited}; follow it with "
+             f"'sfsync deploy resume {job} --target-org {target_org}' or 'sfsync deploy report {job} ...'")
+        summary = f"deploy {job} still {status.status} on {target_org}"
+    elif code == 0:
+        summary = f"{verb} {status.components_deployed} components to {target_org} (job {job})"
+        if status.check_only:
+            _err(f"release this validation without running the tests again: "
+                 f"sfsync deploy quick {job} --target-org {target_org}")
+    elif code == 68:
+        summary = (f"deploy {job} partly succeeded on {target_org}: {status.components_deployed} deployed, "
+                   f"{status.component_errors} component error(s), {status.test_errors} test error(s)")
+    else:
+        summary = (f"deploy {job} {status.status} on {target_org}: {status.component_errors} component error(s), "
+                   f"{status.test_errors} test error(s)")
+    if as_json:
+        result = {"targetOrg": target_org, **(extra or {}), **status.model_dump(mode="json")}
+        warnings = [f"{w.component_type} {w.full_name}: {w.problem}" for w in status.component_warnings]
+        click.echo(json.dumps({"status": code, "result": result, "warnings": warnings}, ensure_ascii=False))
+    else:
+        click.echo(summary)
+    return code
+
+
+def _target_org_option(required: bool = True):
+    return click.option("--target-org", "target_org", required=required, help="Org name from sfsync.toml, or 'local'.")
+
+
+def _wait_option(func):
+    return click.option("--wait", "wait_minutes", type=click.FloatRange(min=0.0), default=33.0, show_default=True,
+                        help="Minutes to wait for the job; at the limit exit 69 with the job id (0: do not wait).")(func)
+
+
+def _json_option(func):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON object on stdout; progress and warnings go to stderr.")(func)
+
+
+def _junit_option(func):
+    return click.option("--junit", "junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Also write the test and component results as JUnit XML to this file.")(func)
+
+
+@cli.group("deploy", invoke_without_command=True)
+@_target_org_option(required=False)
 @_project_option
 @_state_option
-@click.option("--wait", "wait_minutes", type=click.FloatRange(min=0.05), default=33.0, show_default=True,
-              help="Minutes to wait for the deploy to finish.")
-def deploy(target_org: str, project: Path | None, state_dir: Path | None, wait_minutes: float) -> int:
+@_wait_option
+@click.option("--check-only", is_flag=True, help="Validate only: run the deploy and its tests, change nothing.")
+@click.option("--test-level", type=click.Choice(TEST_LEVELS), default=None,
+              help="Apex tests to run (default: RunSpecifiedTests with the project's test classes).")
+@click.option("--tests", "tests", multiple=True, help="Test class for RunSpecifiedTests (repeatable).")
+@click.option("--delete-removed", is_flag=True,
+              help="Also delete what 'sfsync plan' lists as removed (children of the package's objects).")
+@click.option("--ignore-warnings", is_flag=True, help="Let warnings not fail the deploy.")
+@_junit_option
+@_json_option
+@click.pass_context
+def deploy(ctx, target_org: str | None, project: Path | None, state_dir: Path | None, wait_minutes: float,
+           check_only: bool, test_level: str | None, tests: tuple[str, ...], delete_removed: bool,
+           ignore_warnings: bool, junit: Path | None, as_json: bool) -> int | None:
     """Package metadata/ and deploy it through the Metadata API.
 
     \b
     Example:
       sfsync deploy --target-org local
-    Exit codes: 0 succeeded, 1 failed, 69 still running when --wait ran out.
+      sfsync deploy --target-org prod --check-only --junit build/junit.xml
+      sfsync deploy quick 0Af5g00000ABCDE --target-org prod
+    Exit codes: 0 succeeded, 1 failed or canceled, 68 partly succeeded, 69 still running when
+    --wait ran out (the job id is printed; follow it with 'sfsync deploy resume JOB').
     """
+    if ctx.invoked_subcommand is not None:
+        return None
+    if not target_org:
+        raise UsageError("Missing option '--target-org' (an org name from sfsync.toml, or 'local')")
     from sfsync.connection import open_org
-    from sfsync.deploy import DeployOptions, start_deploy, wait_for_deploy
+    from sfsync.deploy import (
+        DeployOptions,
+        TestLevel,
+        org_info,
+        project_test_classes,
+        resolve_tests,
+        start_deploy,
+        wait_for_deploy,
+        with_destructive_changes,
+    )
     from sfsync.packaging import build_package
 
-    package_result = build_package(_resolve_project(project))
+    with _JsonErrors(as_json):
+        root = _resolve_project(project)
+        package_result = build_package(root)
+        with open_org(target_org, state_dir=state_dir) as client:
+            info = org_info(client)
+            level, run_tests = resolve_tests(TestLevel(test_level) if test_level else None,
+                                             production=info.is_production, org_name=target_org,
+                                             project_tests=project_test_classes(root), run_tests=list(tests))
+            zip_bytes = package_result.zip_bytes
+            deleted: list[tuple[str, str]] = []
+            if delete_removed:
+                from sfsync.plan import make_plan
+
+                deleted = make_plan(client, root, wait_seconds=max(wait_minutes, 1.0) * 60).removed
+                for type_name, full_name in deleted:
+                    _err(f"will delete {type_name} {full_name} (in {target_org}, no longer in metadata/)")
+                zip_bytes = with_destructive_changes(zip_bytes, deleted, client.api_version)
+            options = DeployOptions(check_only=check_only, test_level=level, run_tests=run_tests,
+                                    ignore_warnings=ignore_warnings)
+            job_id = start_deploy(client, zip_bytes, options)
+            kind = "production" if info.is_production else ("sandbox" if info.is_sandbox else info.organization_type)
+            tests_text = f"{level.value} {', '.join(run_tests)}".strip() if level else "the org's default tests"
+            _err(f"deploy {job_id}{' (check only)' if check_only else ''} to {target_org} ({kind}): "
+                 f"{len(package_result.components)} components, {len(deleted)} deletion(s), tests: {tests_text}")
+            status = wait_for_deploy(client, job_id, wait_seconds=wait_minutes * 60,
+                                     on_progress=_progress_printer(job_id))
+        extra = {"deleted": [f"{t} {n}" for t, n in deleted], "isProduction": info.is_production}
+        return _finish_deploy(status, target_org=target_org, as_json=as_json, junit=junit,
+                              wait_minutes=wait_minutes, extra=extra)
+
+
+def _follow(target_org: str, state_dir: Path | None, job_id: str, wait_minutes: float, as_json: bool,
+            junit: Path | None, start=None) -> int:
+    from sfsync.connection import open_org
+    from sfsync.deploy import wait_for_deploy
+
+    with _JsonErrors(as_json):
+        with open_org(target_org, state_dir=state_dir) as client:
+            if start is not None:
+                job_id = start(client)
+            status = wait_for_deploy(client, job_id, wait_seconds=wait_minutes * 60,
+                                     on_progress=_progress_printer(job_id))
+        return _finish_deploy(status, target_org=target_org, as_json=as_json, junit=junit, wait_minutes=wait_minutes)
+
+
+@deploy.command("report")
+@click.argument("job_id")
+@_target_org_option()
+@_state_option
+@_junit_option
+@_json_option
+def deploy_report(job_id: str, target_org: str, state_dir: Path | None, junit: Path | None, as_json: bool) -> int:
+    """Show a deploy job's state once, with its failures; exit code as for deploy.
+
+    \b
+    Example:
+      sfsync deploy report 0Af5g00000ABCDE --target-org prod --json
+    """
+    return _follow(target_org, state_dir, job_id, 0.0, as_json, junit)
+
+
+@deploy.command("resume")
+@click.argument("job_id")
+@_target_org_option()
+@_state_option
+@_wait_option
+@_junit_option
+@_json_option
+def deploy_resume(job_id: str, target_org: str, state_dir: Path | None, wait_minutes: float, junit: Path | None,
+                  as_json: bool) -> int:
+    """Follow a running deploy job again until it ends or --wait runs out.
+
+    \b
+    Example:
+      sfsync deploy resume 0Af5g00000ABCDE --target-org prod --wait 60
+    """
+    return _follow(target_org, state_dir, job_id, wait_minutes, as_json, junit)
+
+
+@deploy.command("quick")
+@click.argument("job_id")
+@_target_org_option()
+@_state_option
+@_wait_option
+@_junit_option
+@_json_option
+def deploy_quick(job_id: str, target_org: str, state_dir: Path | None, wait_minutes: float, junit: Path | None,
+                 as_json: bool) -> int:
+    """Release a successful check-only job (validated in the last 10 days) without running its tests again.
+
+    \b
+    Example:
+      sfsync deploy quick 0Af5g00000ABCDE --target-org prod
+    """
+    from sfsync.deploy import start_quick_deploy
+
+    def start(client) -> str:
+        new_id = start_quick_deploy(client, job_id)
+        _err(f"quick deploy {new_id} of validation {job_id} started on {target_org}")
+        return new_id
+
+    return _follow(target_org, state_dir, job_id, wait_minutes, as_json, junit, start=start)
+
+
+@deploy.command("cancel")
+@click.argument("job_id")
+@_target_org_option()
+@_state_option
+def deploy_cancel(job_id: str, target_org: str, state_dir: Path | None) -> int:
+    """Ask the org to cancel a deploy job that has not finished.
+
+    \b
+    Example:
+      sfsync deploy cancel 0Af5g00000ABCDE --target-org prod
+    """
+    from sfsync.connection import open_org
+    from sfsync.deploy import cancel_deploy
+
     with open_org(target_org, state_dir=state_dir) as client:
-        job_id = start_deploy(client, package_result.zip_bytes, DeployOptions())
-        _err(f"deploy {job_id}: {len(package_result.components)} components")
+        done = cancel_deploy(client, job_id)
+    click.echo(f"deploy {job_id} {'canceled' if done else 'is being canceled'} on {target_org}")
+    return 0
 
-        def progress(status) -> None:
-            _err(f"deploy {job_id}: {status.status} {status.components_deployed}/{status.components_total} components")
 
-        status = wait_for_deploy(client, job_id, wait_seconds=wait_minutes * 60, on_progress=progress)
-    if not status.done:
-        _err(f"deploy {job_id} is still {status.status} after {wait_minutes:g} minute(s)")
-        return 69
-    if status.success:
-        click.echo(f"deployed {status.components_deployed} components to {target_org} (job {job_id})")
+@cli.command("plan")
+@_target_org_option()
+@_project_option
+@_state_option
+@click.option("--diff", "with_diff", is_flag=True, help="Show a unified diff (org -> tree) of each changed component.")
+@_json_option
+def plan_cmd(target_org: str, project: Path | None, state_dir: Path | None, with_diff: bool, as_json: bool) -> int:
+    """List the package's components as new, changed or unchanged in the org (Metadata API retrieve).
+
+    \b
+    Example:
+      sfsync plan --target-org prod --diff
+    Components the org has and metadata/ no longer does (children of the package's objects) are
+    listed first as 'removed'; 'sfsync deploy --delete-removed' deletes them.
+    """
+    from sfsync.connection import open_org
+    from sfsync.plan import make_plan
+
+    with _JsonErrors(as_json):
+        root = _resolve_project(project)
+        with open_org(target_org, state_dir=state_dir) as client:
+            result = make_plan(client, root, with_diff=with_diff)
+    if as_json:
+        click.echo(json.dumps({"status": 0, "result": result.model_dump(mode="json")}, ensure_ascii=False))
+    else:
+        for change in result.changes:
+            click.echo(f"{change.state:<9} {change.type} {change.full_name}")
+            if change.diff:
+                click.echo(change.diff.rstrip("\n"))
+    _err(f"{result.count('new')} new, {result.count('changed')} changed, {result.count('unchanged')} unchanged, "
+         f"{result.count('removed')} removed in {target_org}")
+    return 0
+
+
+@cli.group("org")
+def org_group() -> None:
+    """The orgs of sfsync.toml: list them, check a login."""
+
+
+@org_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def org_list(as_json: bool) -> int:
+    """List the configured orgs and their login methods (never their secrets).
+
+    \b
+    Example:
+      sfsync org list
+    """
+    from sfsync.config import list_orgs
+
+    rows = [{"name": LOCAL_ORG_NAME, "method": "local org", "state_dir": str(default_state_dir())}]
+    for entry in list_orgs():
+        if isinstance(entry, SfsyncError):
+            rows.append({"name": getattr(entry, "org_name", "?"), "method": "(invalid)", "problem": str(entry)})
+        else:
+            rows.append(entry.public_view())
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
         return 0
-    _err(f"deploy {job_id} {status.status}: {status.component_errors} component error(s)")
-    if status.error_message:
-        _err(status.error_message)
-    _print_component_failures(status)
-    return 1
+    for row in rows:
+        details = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("name", "method"))
+        click.echo(f"{row['name']:<16} {row['method']:<13} {details}")
+    return 0
+
+
+@org_group.command("check")
+@click.argument("name")
+@_state_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def org_check(name: str, state_dir: Path | None, as_json: bool) -> int:
+    """Log in to an org and show its id, user, API version and whether it is production.
+
+    \b
+    Example:
+      sfsync org check prod
+    """
+    from sfsync.connection import open_org
+    from sfsync.deploy import org_info
+
+    with _JsonErrors(as_json):
+        with open_org(name, state_dir=state_dir) as client:
+            info = org_info(client)
+            user = getattr(client, "username", None)
+            user_id = getattr(client, "user_id", None)
+            if not user and user_id:
+                rows = [r for page in client.query_pages(f"SELECT Username FROM User WHERE Id = '{user_id}'")
+                        for r in page]
+                user = rows[0]["Username"] if rows else None
+            user = user or "(not known for an access token login)"
+            data = {"name": name, "org_id": info.org_id, "org_name": info.name, "user": user,
+                    "instance_url": client.instance_url, "api_version": client.api_version,
+                    "edition": info.organization_type, "is_sandbox": info.is_sandbox,
+                    "is_production": info.is_production}
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key:<13} {value}")
+    return 0
 
 
 @cli.command("notify-overdue")
@@ -248,11 +595,11 @@ def _print_worker_result(result, dry_run: bool) -> None:
 
 @cli.command()
 @_project_option
-@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Demo org state folder (default: ~/.local/share/sfsync/demo-org). Wiped at each run.")
+@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Demo folder (default: ~/.local/share/sfsync/demo). Wiped at each run; the org is in its org/.")
 @click.option("--now", "now_text", default=None, help="Pretend it is this ISO-8601 date-time (with offset).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generated dealer data.")
-def demo(project: Path | None, state_dir: Path | None, now_text: str | None, seed: int) -> int:
+def demo(project: Path | None, demo_dir: Path | None, now_text: str | None, seed: int) -> int:
     """Run the whole job on a fresh local org: deploy, load dealer data, notify overdue.
 
     \b
@@ -261,8 +608,8 @@ def demo(project: Path | None, state_dir: Path | None, now_text: str | None, see
     """
     from sfsync.demo import run_demo
 
-    state_dir = state_dir or default_state_dir().parent / "demo-org"
-    result = run_demo(_resolve_project(project), state_dir, parse_now(now_text), seed=seed,
+    demo_dir = demo_dir or default_state_dir().parent / "demo"
+    result = run_demo(_resolve_project(project), demo_dir, parse_now(now_text), seed=seed,
                       progress=lambda message: _err(f"demo: {message}"))
     w = result.worker
     click.echo("")
@@ -362,7 +709,7 @@ def local_org_notifications(state_dir: Path | None, as_json: bool) -> int:
 
     \b
     Example:
-      sfsync local-org notifications --state ~/.local/share/sfsync/demo-org
+      sfsync local-org notifications --state ~/.local/share/sfsync/demo/org
     """
     from sfsync.local_org import list_notifications
 

@@ -27,6 +27,7 @@ DEMO_MARKER = ".sfsync-demo"
 
 
 class DemoResult(BaseModel):
+    demo_dir: Path
     state_dir: Path
     deploy: DeployStatus
     dataset: DemoShape
@@ -34,20 +35,21 @@ class DemoResult(BaseModel):
     worker: object  # sfsync.worker.WorkerResult (kept loose to avoid an import cycle at module load)
 
 
-def prepare_demo_state(state_dir: Path) -> None:
-    """A demo always starts from an empty org. We only wipe folders the demo made itself, so a
-    mistyped --state can never erase a real local org's data."""
-    if state_dir.exists() and any(state_dir.iterdir()):
-        if not (state_dir / DEMO_MARKER).exists():
-            raise UsageError(f"{state_dir} is not empty and was not made by 'sfsync demo'; choose another --state")
-        shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (state_dir / DEMO_MARKER).write_text(json.dumps({"purpose": "sfsync demo"}))
+def prepare_demo_dir(demo_dir: Path) -> Path:
+    """A demo always starts from an empty org, kept in ``demo_dir/org``. We only wipe folders the
+    demo made itself (marker file beside the org), so a mistyped folder never erases a real org."""
+    if demo_dir.exists() and any(demo_dir.iterdir()):
+        if not (demo_dir / DEMO_MARKER).exists():
+            raise UsageError(f"{demo_dir} is not empty and was not made by 'sfsync demo'; choose another folder")
+        shutil.rmtree(demo_dir)
+    demo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (demo_dir / DEMO_MARKER).write_text(json.dumps({"purpose": "sfsync demo"}))
+    return demo_dir / "org"
 
 
 def run_demo(
     project_root: Path,
-    state_dir: Path,
+    demo_dir: Path,
     now: datetime,
     *,
     seed: int = 7,
@@ -63,7 +65,7 @@ def run_demo(
     if now.tzinfo is None:
         raise UsageError("the demo's 'now' must carry a time zone")
     package = build_package(project_root)
-    prepare_demo_state(state_dir)
+    state_dir = prepare_demo_dir(demo_dir)
     with LocalOrgServer(state_dir) as server:
         progress(f"local org serving at {server.instance_url} (state in {state_dir})")
         client = OrgClient.connect(local_credentials(local_org_info(state_dir)))
@@ -87,4 +89,4 @@ def run_demo(
         calls_before = client.api_calls
         worker = notify_overdue(client, WorkerOptions(now=now, time_zone=time_zone))
         logger.debug("worker used %d API calls", client.api_calls - calls_before)
-    return DemoResult(state_dir=state_dir, deploy=status, dataset=shape, load_api_calls=loaded.api_calls, worker=worker)
+    return DemoResult(demo_dir=demo_dir, state_dir=state_dir, deploy=status, dataset=shape, load_api_calls=loaded.api_calls, worker=worker)
