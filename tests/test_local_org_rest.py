@@ -404,11 +404,11 @@ def test_fault_hook_sees_every_request_first(org):
     srv, session, _ = org
     seen = []
 
-    def hook(req):
+    def hook(req, proceed):
         seen.append((req.method, req.path))
         if req.path.endswith("/limits"):
             return Response.json(503, [{"message": "down", "errorCode": "SERVER_UNAVAILABLE"}])
-        return None
+        return proceed(req)
 
     srv.app.fault_hook = hook
     r = session.get(srv.instance_url + V + "/limits")

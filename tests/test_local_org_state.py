@@ -43,7 +43,7 @@ def test_state_folder_is_private(tmp_path):
     state = tmp_path / "org"
     with LocalOrgServer(state):
         names = sorted(p.name for p in state.iterdir() if not p.name.startswith("org.sqlite3-"))
-        assert names == ["ca-key.pem", "ca.pem", "credentials.json", "org.sqlite3", "server-key.pem",
+        assert names == ["ca-key.pem", "ca.pem", "control-token", "credentials.json", "org.sqlite3", "server-key.pem",
                          "server.json", "server.pem"]
         assert _mode(state) == 0o700
         for path in state.iterdir():  # SQLite's -wal/-shm files included
@@ -215,3 +215,38 @@ def test_request_threads_do_not_keep_database_connections(tmp_path):
         for i in range(30):
             assert s.post(f"{srv.instance_url}{V}/sobjects/Account", json={"Name": f"A{i}"}).status_code == 201
         assert srv.org.store.open_connections == 0
+
+
+# -- safety -----------------------------------------------------------------------------------
+def test_binds_loopback_only(tmp_path):
+    with LocalOrgServer(tmp_path / "org") as srv:
+        assert srv._httpd.server_address[0] == "127.0.0.1"
+        assert srv.instance_url.startswith("https://127.0.0.1:")
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/query?q=SELECT+Id+FROM+Account"), ("GET", "/query/01g000000000001AAA-2000"),
+    ("GET", "/sobjects"), ("GET", "/sobjects/Account/describe"), ("GET", "/sobjects/Account/001000000000001AAA"),
+    ("POST", "/sobjects/Account"), ("PATCH", "/composite/sobjects"), ("POST", "/composite"),
+    ("POST", "/composite/tree/Account"), ("POST", "/actions/standard/customNotificationAction"), ("GET", "/limits"),
+])
+def test_every_data_request_needs_a_valid_token(tmp_path, method, path):
+    with LocalOrgServer(tmp_path / "org") as srv:
+        ca = str(local_org_info(tmp_path / "org").ca_file)
+        for headers in ({}, {"Authorization": "Bearer 00D000000000001EAA!forged"}):
+            r = requests.request(method, srv.instance_url + V + path, json={}, headers=headers, verify=ca)
+            assert (r.status_code, r.json()) == (401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+
+
+def test_soap_needs_a_valid_session(tmp_path):
+    with LocalOrgServer(tmp_path / "org") as srv:
+        ca = str(local_org_info(tmp_path / "org").ca_file)
+        envelope = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                    'xmlns="http://soap.sforce.com/2006/04/metadata"><soapenv:Header><SessionHeader>'
+                    '<sessionId>forged</sessionId></SessionHeader></soapenv:Header><soapenv:Body>'
+                    '<checkDeployStatus><asyncProcessId>0Af000000000001AAA</asyncProcessId></checkDeployStatus>'
+                    '</soapenv:Body></soapenv:Envelope>')
+        r = requests.post(srv.instance_url + "/services/Soap/m/66.0", data=envelope,
+                          headers={"Content-Type": "text/xml", "SOAPAction": "checkDeployStatus"}, verify=ca)
+        assert r.status_code == 500
+        assert "<faultcode>sf:INVALID_SESSION_ID</faultcode>" in r.text

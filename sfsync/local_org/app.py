@@ -1,7 +1,8 @@
 """The single dispatch point of the local org: every HTTP request goes through LocalOrgApp.handle.
 
-A fault hook (later work) goes in ``handle`` before routing: it sees the Request and may answer
-in place of the org.
+``fault_hook(req, proceed)`` (faults.FaultInjector.intercept) wraps the org: it counts the request
+and may delay it, answer in place of the org, let it through with per-item failures, or drop the
+connection. The control endpoint (control.py) is answered before the hook and never counted.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import logging
 import re
 from typing import Callable
 
+from sfsync.local_org.control import CONTROL_PREFIX, ControlApi
 from sfsync.local_org.errors import ApiError, invalid_session, not_found
+from sfsync.local_org.faults import default_message
 from sfsync.local_org.messages import Request, Response
 from sfsync.local_org.metadata_api import MetadataApi
 from sfsync.local_org.oauth import SessionRegistry, bearer_token
@@ -23,32 +26,44 @@ _DATA_RE = re.compile(r"^/services/data/v(\d+)\.(\d+)(?:/(.*))?$")
 _SOAP_RE = re.compile(r"^/services/Soap/m/(\d+)\.(\d+)(?:/.*)?$")
 MIN_VERSION = 50
 
-FaultHook = Callable[[Request], Response | None]
+FaultHook = Callable[[Request, Callable[[Request], Response]], Response]
+
+
+def _unexpected() -> Response:
+    return Response.json(500, [{"message": default_message("UNKNOWN_EXCEPTION"), "errorCode": "UNKNOWN_EXCEPTION"}])
 
 
 class LocalOrgApp:
     def __init__(self, org: LocalOrg, instance_url: Callable[[], str]):
         self.org = org
         self.instance_url = instance_url
-        self.sessions = SessionRegistry(org.credentials.org_id)
+        self.sessions = SessionRegistry(org.credentials.org_id, org.settings.token_lifetime_seconds)
         self.rest = RestApi(org)
         self.metadata = MetadataApi(org, self.sessions)
         self.fault_hook: FaultHook | None = None
+        self.control: ControlApi | None = None
 
     def handle(self, req: Request) -> Response:
+        if req.path.startswith(CONTROL_PREFIX):
+            return self.control.handle(req) if self.control is not None else Response.json(404, {"error": "not_found"})
+        hook = self.fault_hook
         try:
-            if self.fault_hook is not None:
-                injected = self.fault_hook(req)
-                if injected is not None:
-                    return injected
+            response = hook(req, self._dispatch) if hook is not None else self._dispatch(req)
+        except Exception:  # a broken hook must not kill the server thread
+            logger.exception("local org: fault hook failed on %s %s", req.method, req.path)
+            response = _unexpected()
+        if req.path.startswith("/services/data/") and not response.drop_connection:
+            self._limit_header(response)
+        return response
+
+    def _dispatch(self, req: Request) -> Response:
+        try:
             response = self._route(req)
         except ApiError as exc:
             response = Response.json(exc.status, exc.body)
         except Exception:  # a bug must not kill the server thread; answer as Salesforce does
             logger.exception("local org: unexpected error on %s %s", req.method, req.path)
-            response = Response.json(500, [{"message": "An unexpected error occurred. Please include this ErrorId if you contact support: local", "errorCode": "UNKNOWN_EXCEPTION"}])
-        if req.path.startswith("/services/data/"):
-            self._limit_header(response)
+            response = _unexpected()
         return response
 
     def _limit_header(self, response: Response) -> None:

@@ -47,6 +47,7 @@ class FieldDef:
     child_relationship_name: str | None = None  # parent-to-child name (<relationshipName>__r for custom)
     precision: int | None = None
     scale: int | None = None
+    picklist_labels: tuple[str, ...] = ()  # master labels, parallel to picklist_values (describe)
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -60,6 +61,7 @@ class FieldDef:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["reference_to"] = list(self.reference_to)
         data["picklist_values"] = list(self.picklist_values)
+        data["picklist_labels"] = list(self.picklist_labels)
         return data
 
     @classmethod
@@ -67,6 +69,7 @@ class FieldDef:
         data = dict(data)
         data["reference_to"] = tuple(data.get("reference_to") or ())
         data["picklist_values"] = tuple(data.get("picklist_values") or ())
+        data["picklist_labels"] = tuple(data.get("picklist_labels") or ())
         return cls(**data)
 
 

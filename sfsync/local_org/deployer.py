@@ -338,6 +338,7 @@ class Deployer:
         if describe_type == "picklist":
             vs = fel.find(_Q + "valueSet")
             values: list[str] = []
+            labels: list[str] = []
             default = None
             restricted = False
             if vs is not None:
@@ -346,9 +347,10 @@ class Deployer:
                 restricted = _bool(vs, "restricted") and vsd is not None
                 for v in (vsd.findall(_Q + "value") if vsd is not None else []):
                     values.append(_text(v, "fullName") or "")
+                    labels.append(_text(v, "label") or values[-1])
                     if _bool(v, "default"):
                         default = values[-1]
-            kw.update(picklist_values=tuple(values), restricted=restricted, default=default)
+            kw.update(picklist_values=tuple(values), picklist_labels=tuple(labels), restricted=restricted, default=default)
         elif describe_type == "boolean":
             kw["default"] = bool(_literal_default(_text(fel, "defaultValue"), "boolean"))
             required = False

@@ -14,6 +14,8 @@ class Request:
     query_string: str
     headers: dict[str, str]  # lower-case names
     body: bytes = b""
+    # Set by fault injection: item index -> (error code, message) to fail inside a 200 answer.
+    item_errors: dict[int, tuple[str, str]] | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -27,6 +29,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    drop_connection: bool = False  # fault injection: close the socket without answering
 
     @classmethod
     def json(cls, status: int, payload) -> "Response":

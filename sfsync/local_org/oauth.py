@@ -13,6 +13,7 @@ import logging
 import secrets
 import threading
 import time
+from typing import Callable
 from urllib.parse import parse_qs
 
 from sfsync.local_org.errors import oauth_error
@@ -21,9 +22,17 @@ logger = logging.getLogger(__name__)
 
 
 class SessionRegistry:
-    def __init__(self, org_id: str):
+    """Issued access tokens; each is valid for ``lifetime`` seconds after it was issued.
+
+    Salesforce extends a session that is used in the second half of its timeout; here the lifetime
+    is fixed from issue, so a test can rely on when a client meets INVALID_SESSION_ID.
+    """
+
+    def __init__(self, org_id: str, lifetime: float = 7200.0, clock: Callable[[], float] = time.monotonic):
         self.org_id = org_id
-        self._tokens: dict[str, str] = {}  # token -> user id
+        self.lifetime = lifetime
+        self.clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (user id, expiry on self.clock)
         self._lock = threading.Lock()
         self._signing_key = secrets.token_bytes(32)
 
@@ -31,14 +40,24 @@ class SessionRegistry:
         # Real access tokens start with the org id and "!", which some clients rely on.
         token = f"{self.org_id}!{secrets.token_urlsafe(48)}"
         with self._lock:
-            self._tokens[token] = user_id
+            now = self.clock()
+            # Forget expired tokens so a long-running server does not accumulate them.
+            for old in [t for t, (_, exp) in self._tokens.items() if exp <= now]:
+                del self._tokens[old]
+            self._tokens[token] = (user_id, now + self.lifetime)
         return token
 
     def user_for(self, token: str | None) -> str | None:
         if not token:
             return None
         with self._lock:
-            return self._tokens.get(token)
+            entry = self._tokens.get(token)
+            if entry is None:
+                return None
+            if entry[1] <= self.clock():
+                del self._tokens[token]
+                return None
+            return entry[0]
 
     def revoke_all(self) -> None:
         with self._lock:

@@ -6,23 +6,29 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from sfsync.local_org.catalog import ObjectDef
+from sfsync.local_org.composite import CompositeApi
+from sfsync.local_org.describe import describe_global, describe_sobject, sobject_basic_info
 from sfsync.local_org.errors import ROLLED_BACK, ApiError, RecordErrors, SaveError, json_parser_error, not_found
 from sfsync.local_org.ids import make_id, normalize_id
 from sfsync.local_org.messages import Request, Response
 from sfsync.local_org.org import LocalOrg
 from sfsync.local_org.records import BadJson, record_json
 from sfsync.local_org.standard_objects import is_read_only
+from sfsync.local_org.triggers import BookingTrigger, run_single
 from sfsync.local_org.values import now_ms
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 2000
 MAX_COLLECTION = 200
-MAX_LOCATORS = 100
+MAX_LOCATORS = 50  # open cursors kept; the oldest is dropped first
+ID_LENGTH = 18
 TITLE_MAX = 250
 BODY_MAX = 750
 NOTIFICATION_SUCCESS = "Your custom notification is processed successfully."
@@ -64,46 +70,97 @@ def bad_json_error(raw: bytes, exc: BadJson) -> ApiError:
     )
 
 
-class QueryLocators:
-    """Result sets of unfinished queries, kept in memory (oldest dropped first)."""
+def _failed_item(rec: Any, creating: bool, errors: list[SaveError]) -> dict[str, Any]:
+    """A collection item's failure; an update names its record."""
+    item: dict[str, Any] = {"success": False, "errors": [e.save_result() for e in errors]}
+    rec_id = rec.get("Id") if isinstance(rec, dict) else None
+    if not creating and isinstance(rec_id, str) and normalize_id(rec_id):
+        item = {"id": normalize_id(rec_id), **item}
+    return item
 
-    def __init__(self):
-        self._sets: OrderedDict[str, list[dict]] = OrderedDict()
+
+@dataclass
+class _Cursor:
+    """A query's result at query time: its Ids in order (18 characters each, concatenated)."""
+
+    query: Any  # soql.CompiledQuery: selects the rows of a page by Id and shapes them
+    ids: str
+    last_used: float
+    batch: int = DEFAULT_BATCH  # the page size asked for when the query ran; later pages keep it
+
+    @property
+    def total(self) -> int:
+        return len(self.ids) // ID_LENGTH
+
+    def page_ids(self, offset: int, batch: int) -> list[str]:
+        chunk = self.ids[offset * ID_LENGTH : (offset + batch) * ID_LENGTH]
+        return [chunk[i : i + ID_LENGTH] for i in range(0, len(chunk), ID_LENGTH)]
+
+
+class QueryLocators:
+    """Cursors of unfinished queries, in memory; a cursor unused for ``expiry`` seconds is gone.
+
+    Salesforce keeps a query's matching rows when it runs and pages through that fixed set, so
+    later pages neither skip nor repeat rows while the data changes; the cursor keeps only Ids.
+    """
+
+    def __init__(self, expiry: float, clock: Callable[[], float] = time.monotonic):
+        self.expiry = expiry
+        self.clock = clock
+        self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._lock = threading.Lock()
         self._counter = 0
 
-    def add(self, records: list[dict]) -> str:
+    def add(self, query: Any, ids: str, batch: int) -> str:
         with self._lock:
             self._counter += 1
             locator = make_id("01g", self._counter)
-            self._sets[locator] = records
-            while len(self._sets) > MAX_LOCATORS:
-                self._sets.popitem(last=False)
+            self._cursors[locator] = _Cursor(query, ids, self.clock(), batch)
+            while len(self._cursors) > MAX_LOCATORS:
+                self._cursors.popitem(last=False)
             return locator
 
-    def get(self, locator: str) -> list[dict] | None:
+    def get(self, locator: str) -> _Cursor | None:
         with self._lock:
-            return self._sets.get(locator)
+            now = self.clock()
+            for old in [k for k, c in self._cursors.items() if now - c.last_used >= self.expiry]:
+                del self._cursors[old]
+            cursor = self._cursors.get(locator)
+            if cursor is not None:
+                cursor.last_used = now
+            return cursor
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._cursors)
 
 
 class RestApi:
     def __init__(self, org: LocalOrg):
         self.org = org
-        self.locators = QueryLocators()
+        self.locators = QueryLocators(org.settings.query_locator_expiry_seconds)
+        self.composite = CompositeApi(org, self.handle)
 
     # -- routing -----------------------------------------------------------------------------
     def handle(self, req: Request, version: str, parts: list[str]) -> Response:
         method = req.method
-        head = parts[0] if parts else ""
-        if head in ("query", "queryAll") and method == "GET":
+        parts = [p for p in parts if p] or [""]
+        head = parts[0].lower()
+        if head in ("query", "queryall") and method == "GET":
             if len(parts) == 1:
                 return self.query(req, version)
             if len(parts) == 2:
                 return self.query_more(req, version, parts[1])
-        elif head == "sobjects":
+        elif head in ("sobjects", "sobject"):
             return self.sobjects(req, version, parts[1:])
         elif head == "composite" and parts[1:] == ["sobjects"] and method in ("POST", "PATCH"):
             return self.collection(req, version)
+        elif head == "composite" and len(parts) == 1 and method == "POST":
+            return self.composite.composite(req, _parse_json(req.body))
+        elif head == "composite" and len(parts) == 3 and parts[1] == "tree" and method == "POST":
+            obj = self._object(parts[2])
+            self._check_writable(obj)
+            return self.composite.tree(obj, _parse_json(req.body), version)
         elif parts == ["actions", "standard", "customNotificationAction"] and method == "POST":
             return self.custom_notification(req)
         elif parts == ["limits"] and method == "GET":
@@ -111,11 +168,12 @@ class RestApi:
         raise not_found()
 
     # -- query -------------------------------------------------------------------------------
-    def _batch_size(self, req: Request) -> int:
+    def _batch_size(self, req: Request, default: int = DEFAULT_BATCH) -> int:
+        """Sforce-Query-Options: batchSize=n (200..2000; Salesforce treats it as a wish, not a promise)."""
         options = req.header("Sforce-Query-Options") or ""
         m = re.search(r"batchSize\s*=\s*(\d+)", options)
         if not m:
-            return DEFAULT_BATCH
+            return default
         return max(200, min(DEFAULT_BATCH, int(m.group(1))))
 
     def query(self, req: Request, version: str) -> Response:
@@ -136,23 +194,31 @@ class RestApi:
         if compiled.count_only:
             total = conn.execute(compiled.count_sql, compiled.count_params).fetchone()[0]
             return Response.json(200, {"totalSize": total, "done": True, "records": []})
-        rows = conn.execute(compiled.sql, compiled.params).fetchall()
-        records = [compiled.shape(row) for row in rows]
-        return self._page(version, records, 0, self._batch_size(req), None)
+        # Only the Ids of the whole result are read now; rows are read a page at a time.
+        ids = "".join(row[0] for row in conn.execute(compiled.ids_sql, compiled.ids_params))
+        cursor = _Cursor(compiled, ids, 0.0, self._batch_size(req))
+        return self._page(version, cursor, None, 0, cursor.batch)
 
     def query_more(self, req: Request, version: str, token: str) -> Response:
         locator, _, offset = token.rpartition("-")
-        records = self.locators.get(locator) if locator and offset.isdigit() else None
-        if records is None:
+        cursor = self.locators.get(locator) if locator and offset.isdigit() else None
+        if cursor is None or int(offset) > cursor.total:
             raise ApiError.of(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return self._page(version, records, int(offset), self._batch_size(req), locator)
+        return self._page(version, cursor, locator, int(offset), self._batch_size(req, cursor.batch))
 
-    def _page(self, version: str, records: list[dict], offset: int, batch: int, locator: str | None) -> Response:
-        page = records[offset : offset + batch]
-        end = offset + len(page)
-        body: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records)}
-        if end < len(records):
-            locator = locator or self.locators.add(records)
+    def _page(self, version: str, cursor: _Cursor, locator: str | None, offset: int, batch: int) -> Response:
+        wanted = cursor.page_ids(offset, batch)
+        rows = {}
+        if wanted:
+            query = cursor.query
+            for row in self.org.store.conn().execute(query.by_id_sql, (json.dumps(wanted),)):
+                rows[row[query.id_index]] = row
+        # A row deleted since the query ran is left out of its page (the page is then shorter).
+        page = [cursor.query.shape(rows[i]) for i in wanted if i in rows]
+        end = offset + len(wanted)
+        body: dict[str, Any] = {"totalSize": cursor.total, "done": end >= cursor.total}
+        if end < cursor.total:
+            locator = locator or self.locators.add(cursor.query, cursor.ids, cursor.batch)
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
         body["records"] = page
         return Response.json(200, body)
@@ -174,16 +240,22 @@ class RestApi:
         return full
 
     def sobjects(self, req: Request, version: str, parts: list[str]) -> Response:
-        if not parts or len(parts) > 2:
+        if not parts:
+            if req.method == "GET":
+                return Response.json(200, describe_global(self.org.catalog, version))
+            raise ApiError.of(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed. Allowed are GET,HEAD")
+        if len(parts) > 2:
             raise not_found()
         obj = self._object(parts[0])
+        if len(parts) == 2 and parts[1] == "describe":
+            if req.method == "GET":
+                return Response.json(200, describe_sobject(self.org.catalog, obj, version))
+            raise ApiError.of(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed. Allowed are GET,HEAD")
         if len(parts) == 1:
             if req.method == "POST":
                 return self._create_one(req, version, obj)
             if req.method == "GET":
-                return Response.json(200, {"objectDescribe": {"name": obj.api_name, "label": obj.label,
-                                                              "keyPrefix": obj.key_prefix, "custom": obj.custom},
-                                           "recentItems": []})
+                return Response.json(200, sobject_basic_info(obj, version))
             raise ApiError.of(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed. Allowed are GET,POST")
         record_id = self._record_id(obj, parts[1])
         if req.method == "GET":
@@ -208,7 +280,8 @@ class RestApi:
                 if not self.org.store.exists(obj, record_id, tx):
                     raise not_found()
                 try:
-                    self.org.writer.update(tx, obj, record_id, body, now_ms())
+                    run_single(self.org, tx, obj, record_id,
+                               lambda: self.org.writer.update(tx, obj, record_id, body, now_ms()) or record_id)
                 except RecordErrors as exc:
                     raise ApiError.from_save_errors(exc.errors) from None
                 except BadJson as exc:
@@ -236,7 +309,7 @@ class RestApi:
             raise json_parser_error("Cannot deserialize instance of SObject from START_ARRAY value [ at [line:1, column:1]")
         with self.org.store.transaction() as tx:
             try:
-                record_id = self.org.writer.create(tx, obj, body, now_ms())
+                record_id = run_single(self.org, tx, obj, None, lambda: self.org.writer.create(tx, obj, body, now_ms()))
             except RecordErrors as exc:
                 raise ApiError.from_save_errors(exc.errors) from None
             except BadJson as exc:
@@ -256,34 +329,50 @@ class RestApi:
             raise ApiError.of(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
         creating = req.method == "POST"
         results: list[dict] = []
+        injected = req.item_errors  # fault injection: these items fail as if the org refused them
         store = self.org.store
         with store.transaction() as tx:
-            for i, rec in enumerate(records):
-                tx.execute(f"SAVEPOINT r{i}")
-                try:
-                    record_id = self._collection_item(tx, rec, creating)
-                    results.append({"id": record_id, "success": True, "errors": []})
-                    tx.execute(f"RELEASE r{i}")
-                except RecordErrors as exc:
-                    tx.execute(f"ROLLBACK TO r{i}")
-                    tx.execute(f"RELEASE r{i}")
-                    item: dict[str, Any] = {"success": False, "errors": [e.save_result() for e in exc.errors]}
-                    rec_id = rec.get("Id") if isinstance(rec, dict) else None
-                    if not creating and isinstance(rec_id, str) and normalize_id(rec_id):
-                        item = {"id": normalize_id(rec_id), **item}
-                    results.append(item)
-                except BadJson as exc:
-                    raise bad_json_error(req.body, exc) from None
+            tx.execute("SAVEPOINT collection")
+            # Before-save rules (triggers.py) judge the records that passed the field checks. With
+            # allOrNone=false the org sets the refused ones aside and saves the rest again.
+            trigger = BookingTrigger.for_records(self.org, tx, records, creating)
+            refused: dict[int, list[SaveError]] = {}
+            while True:
+                results, saved = [], {}
+                for i, rec in enumerate(records):
+                    tx.execute(f"SAVEPOINT r{i}")
+                    try:
+                        if injected and i in injected:
+                            raise RecordErrors([SaveError(*injected[i], ())])
+                        if i in refused:
+                            raise RecordErrors(refused[i])
+                        record_id = self._collection_item(tx, rec, creating)
+                        results.append({"id": record_id, "success": True, "errors": []})
+                        saved[i] = record_id
+                        tx.execute(f"RELEASE r{i}")
+                    except RecordErrors as exc:
+                        tx.execute(f"ROLLBACK TO r{i}")
+                        tx.execute(f"RELEASE r{i}")
+                        results.append(_failed_item(rec, creating, exc.errors))
+                    except BadJson as exc:
+                        raise bad_json_error(req.body, exc) from None
+                found = {} if refused else trigger.check(saved, all_or_none)
+                if not found or all_or_none:
+                    break
+                tx.execute("ROLLBACK TO collection")
+                refused = found
+            for i, errors in found.items():
+                results[i] = _failed_item(records[i], creating, errors)
             if all_or_none and any(not r["success"] for r in results):
                 # Nothing is kept; records that would have saved report the rollback.
-                tx.execute("ROLLBACK")
-                tx.execute("BEGIN")
+                tx.execute("ROLLBACK TO collection")
                 # A created record's id is gone with the rollback; an updated record keeps its id.
                 results = [
                     r if not r["success"]
                     else {**({} if creating else {"id": r["id"]}), "success": False, "errors": [ROLLED_BACK.save_result()]}
                     for r in results
                 ]
+            tx.execute("RELEASE collection")
         return Response.json(200, results)
 
     def _collection_item(self, tx, rec: Any, creating: bool) -> str:
@@ -318,8 +407,12 @@ class RestApi:
             raise ApiError.of(400, "JSON_PARSER_ERROR", "inputs is required")
         results = []
         with self.org.store.transaction() as tx:
-            for item in inputs:
-                errors = self._notification_errors(tx, item)
+            for i, item in enumerate(inputs):
+                if req.item_errors and i in req.item_errors:
+                    code, message = req.item_errors[i]
+                    errors: list[dict] | None = [{"statusCode": code, "message": message}]
+                else:
+                    errors = self._notification_errors(tx, item)
                 if errors:
                     results.append({"actionName": "customNotificationAction", "errors": errors, "isSuccess": False})
                     continue

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,9 +15,12 @@ from pathlib import Path
 
 from sfsync.errors import LocalOrgError
 from sfsync.local_org.app import LocalOrgApp
+from sfsync.local_org.control import ControlApi
+from sfsync.local_org.faults import FaultInjector, FaultRule
 from sfsync.local_org.messages import Request
-from sfsync.local_org.org import DEFAULT_DAILY_API_LIMIT, LocalOrg
-from sfsync.local_org.state import write_private_file
+from sfsync.local_org.org import LocalOrg
+from sfsync.local_org.settings import LocalOrgSettings, load_settings
+from sfsync.local_org.state import StateDir, write_private_file
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,12 @@ class _Handler(BaseHTTPRequestHandler):
             resp = app.handle(req)
         finally:
             app.org.store.release()
+        if resp.drop_connection:
+            # Fault injection: the client sees the connection close with no answer.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(resp.status)
         for k, v in resp.headers.items():
             self.send_header(k, v)
@@ -77,14 +89,34 @@ class _TLSServer(ThreadingHTTPServer):
 class LocalOrgServer:
     """The local org on 127.0.0.1:``port`` (0 = a free port). Creates the state folder on first use."""
 
-    def __init__(self, state_dir: Path, port: int = 0, *, daily_api_limit: int = DEFAULT_DAILY_API_LIMIT):
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int = 0,
+        *,
+        time_zone: str | None = None,
+        daily_api_limit: int | None = None,
+        query_locator_expiry_seconds: float | None = None,
+        token_lifetime_seconds: float | None = None,
+    ):
+        """Keyword arguments left at None come from ``settings.json`` in the state folder, else defaults."""
         self.state_dir = Path(state_dir)
         self.port = port
-        self.daily_api_limit = daily_api_limit
+        self._overrides = {
+            "time_zone": time_zone, "daily_api_limit": daily_api_limit,
+            "query_locator_expiry_seconds": query_locator_expiry_seconds,
+            "token_lifetime_seconds": token_lifetime_seconds,
+        }
+        self.settings: LocalOrgSettings | None = None
         self.org: LocalOrg | None = None
         self.app: LocalOrgApp | None = None
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
+        self.faults = FaultInjector()
+
+    def counters(self) -> dict[str, int]:
+        """Requests seen per endpoint: {"GET /services/data/v66.0/query": n, ...}."""
+        return self.faults.counters()
 
     @property
     def instance_url(self) -> str:
@@ -95,8 +127,17 @@ class LocalOrgServer:
     def _open(self) -> None:
         if self._httpd is not None:
             raise LocalOrgError("the local org server is already running")
-        self.org = LocalOrg(self.state_dir, daily_api_limit=self.daily_api_limit)
+        state = StateDir(self.state_dir)
+        self.settings = load_settings(state.settings_file, self._overrides)
+        self.org = LocalOrg(self.state_dir, self.settings)
         self.app = LocalOrgApp(self.org, lambda: self.instance_url)
+        try:
+            self.faults.set_file_rules(load_fault_file(self.org.state.faults_file))
+            self.app.control = ControlApi(self.faults, self.org.state.control_token())
+        except LocalOrgError:
+            self.org.close()
+            raise
+        self.app.fault_hook = self.faults.intercept
         certs = self.org.state.certs
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -159,3 +200,22 @@ class LocalOrgServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def load_fault_file(path: Path) -> list[FaultRule]:
+    """Rules of ``faults.json`` (a JSON list of rule objects); none if the file is absent."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LocalOrgError(f"{path}: cannot read the fault rules ({exc})") from None
+    if not isinstance(data, list):
+        raise LocalOrgError(f"{path}: the fault rule file must hold a JSON list of rules")
+    rules = []
+    for i, item in enumerate(data):
+        try:
+            rules.append(FaultRule.from_json(item))
+        except (TypeError, ValueError, re.error) as exc:
+            raise LocalOrgError(f"{path}: rule {i + 1}: {exc}") from None
+    return rules

@@ -160,6 +160,11 @@ class CompiledQuery:
     api_version: str = API_VERSION
     columns: list[_Column] = field(default_factory=list)
     id_index: int = 0
+    # Beyond the contract (additive): the result's Ids in order (params ids_params), and the
+    # selected columns of given Ids (one parameter: a JSON array of Ids), for snapshot paging.
+    ids_sql: str = ""
+    ids_params: list = field(default_factory=list)
+    by_id_sql: str = ""
 
     def shape(self, row: Sequence[Any]) -> dict:
         """The REST JSON record of one result row, fields in SELECT order, relationships nested."""
@@ -289,6 +294,9 @@ def _parse(query: str) -> Tree:
             index = len(query)
         else:
             index = token.start_pos
+        if index == len(query) - len(query.lstrip()) and index < len(query):
+            # A statement that does not even start with SELECT gets no position (real answer to q=invalid).
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{_token_text(token)}'") from None
         raise _syntax_error(query, index, f"unexpected token: '{_token_text(token)}'", lexer=False) from None
     except UnexpectedInput as exc:  # pragma: no cover - lark raises one of the above for LALR
         raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{exc}'") from None
@@ -351,6 +359,7 @@ class _Compiler:
         self.root: ObjectDef | None = None
         self.joins: dict[tuple[str, ...], _Join] = {}
         self.where_keys: set[tuple[str, ...]] = set()
+        self.order_keys: set[tuple[str, ...]] = set()
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -481,9 +490,15 @@ class _Compiler:
         else:
             sql = f"SELECT {', '.join(select_exprs)} FROM {table}{self._join_sql()}{where_sql}{order_sql}{page_sql}"
             params = where_params + page_params
+        # Paging: the Ids of the whole result (in order) at query time, then each page's rows by Id.
+        id_expr = f'"t0".{_quote(id_column)}'
+        ids_sql = (f"SELECT {id_expr} FROM {table}{self._join_sql(self.where_keys | self.order_keys)}"
+                   f"{where_sql}{order_sql}{page_sql}")
+        by_id_sql = (f"SELECT {', '.join(select_exprs)} FROM {table}{self._join_sql()} "
+                     f"WHERE {id_expr} IN (SELECT value FROM json_each(?))")
         logger.debug("compiled SOQL on %s: %s", root.api_name, sql)
         return CompiledQuery(root, count_only, sql, params, count_sql, count_params, self.api_version,
-                             columns, id_index)
+                             columns, id_index, ids_sql, where_params + page_params, by_id_sql)
 
     def _int_clause(self, clause: Tree | None) -> int | None:
         if clause is None:
@@ -503,6 +518,8 @@ class _Compiler:
                 descending = word == "DESC"
             else:
                 nulls_first = word == "FIRST"
+        if res.key:
+            self.order_keys.add(res.key)
         sql = res.expr + (" DESC" if descending else " ASC")
         # SQLite's own default is NULLS FIRST ascending and NULLS LAST descending; say it only
         # when it differs, so a plain "ORDER BY Id" can still walk the primary key index.

@@ -104,7 +104,7 @@ def standard_objects() -> list[ObjectDef]:
             _f("LastName", "string", "Last Name", length=80, nillable=False, required_on_create=True),
             _f("Email", "email", "Email", length=80),
             _f("Phone", "phone", "Business Phone", length=40),
-            _ref("AccountId", "Account ID", "Account", "Account"),
+            _ref("AccountId", "Account ID", "Account", "Account", child_relationship_name="Contacts"),
         ],
         owner=True,
     )
@@ -112,7 +112,7 @@ def standard_objects() -> list[ObjectDef]:
         "Opportunity", "Opportunity", "Opportunities", "006",
         [
             _f("Name", "string", "Name", length=120, nillable=False, required_on_create=True),
-            _ref("AccountId", "Account ID", "Account", "Account"),
+            _ref("AccountId", "Account ID", "Account", "Account", child_relationship_name="Opportunities"),
             _ref("ContactId", "Contact ID", "Contact", "Contact"),
             _picklist("StageName", "Stage", STAGES, nillable=False, required_on_create=True, restricted=True),
             _f("CloseDate", "date", "Close Date", nillable=False, required_on_create=True),

@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 CREDENTIALS_FILE = "credentials.json"
 DB_FILE = "org.sqlite3"
 SERVER_FILE = "server.json"
+FAULTS_FILE = "faults.json"
+SETTINGS_FILE = "settings.json"
+CONTROL_TOKEN_FILE = "control-token"
+# Files a user may put in a new state folder before the first start.
+_USER_FILES = (SERVER_FILE, FAULTS_FILE, SETTINGS_FILE, CONTROL_TOKEN_FILE)
 CREDENTIALS_FORMAT = "sfsync-local-org-credentials/1"
 DEFAULT_USERNAME = "admin@local.sfsync"
 
@@ -72,6 +77,31 @@ class StateDir:
     def server_file(self) -> Path:
         return self.path / SERVER_FILE
 
+    @property
+    def faults_file(self) -> Path:
+        return self.path / FAULTS_FILE
+
+    @property
+    def settings_file(self) -> Path:
+        return self.path / SETTINGS_FILE
+
+    @property
+    def control_token_file(self) -> Path:
+        return self.path / CONTROL_TOKEN_FILE
+
+    def control_token(self) -> str:
+        """The control endpoint's token (created 0600 on first use)."""
+        f = self.control_token_file
+        if not f.exists():
+            write_private_file(f, secrets.token_urlsafe(32) + "\n")
+        try:
+            token = f.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LocalOrgError(f"{f}: cannot read the control token ({exc})") from None
+        if len(token) < 16:
+            raise LocalOrgError(f"{f}: the control token is too short (16 characters at least)")
+        return token
+
     def is_initialized(self) -> bool:
         return self.credentials_file.exists()
 
@@ -83,7 +113,7 @@ class StateDir:
             self.path.mkdir(mode=0o700, parents=True)
         self.path.chmod(0o700)
         if not self.credentials_file.exists():
-            leftovers = [p.name for p in self.path.iterdir() if p.name != SERVER_FILE]
+            leftovers = [p.name for p in self.path.iterdir() if p.name not in _USER_FILES]
             if leftovers:
                 raise LocalOrgError(
                     f"{self.path}: not a local org state folder (no {CREDENTIALS_FILE}, "

@@ -58,8 +58,10 @@ def column_sql(fdef: FieldDef) -> str:
 
 
 def wants_index(obj: ObjectDef, fdef: FieldDef) -> bool:
-    if fdef.type == "reference":
-        return True
+    """Indexed: lookups (joins), unique/external ids (checked on every write), and the datetime and
+    picklist fields of custom objects (what the worker filters on)."""
+    if fdef.type == "reference" or fdef.unique or fdef.external_id:
+        return fdef.type != "id"
     return obj.custom and fdef.type in ("datetime", "picklist")
 
 
@@ -118,9 +120,17 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back if the block raises."""
+        """One write transaction; rolled back if the block raises.
+
+        Inside another transaction of the same thread (a composite request's subrequests) it is a
+        savepoint: the outer transaction decides what is finally kept.
+        """
         with self.write_lock:
             c = self.conn()
+            if c.in_transaction:
+                with self.savepoint(c):
+                    yield c
+                return
             c.execute("BEGIN IMMEDIATE")
             try:
                 yield c
@@ -129,6 +139,21 @@ class Store:
                 raise
             else:
                 c.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def savepoint(self, tx: sqlite3.Connection) -> Iterator[str]:
+        """A savepoint inside ``tx``: released on success, rolled back to if the block raises."""
+        self._savepoints = getattr(self, "_savepoints", 0) + 1
+        name = f"sp{self._savepoints}"
+        tx.execute(f"SAVEPOINT {name}")
+        try:
+            yield name
+        except BaseException:
+            tx.execute(f"ROLLBACK TO {name}")
+            tx.execute(f"RELEASE {name}")
+            raise
+        else:
+            tx.execute(f"RELEASE {name}")
 
     # -- creation and checks -----------------------------------------------------------------
     def create(self, standard: list[ObjectDef]) -> None:
@@ -218,6 +243,21 @@ class Store:
         number = (row[0] if row else 0) + 1
         tx.execute("INSERT OR REPLACE INTO _sfsync_counters VALUES (?, ?)", (key_prefix, number))
         return make_id(key_prefix, number)
+
+    def reserve_ids(self, tx: sqlite3.Connection, key_prefix: str, count: int) -> list[str]:
+        """``count`` new Ids of one object at once (bulk loads)."""
+        row = tx.execute("SELECT last FROM _sfsync_counters WHERE key_prefix = ?", (key_prefix,)).fetchone()
+        first = (row[0] if row else 0) + 1
+        tx.execute("INSERT OR REPLACE INTO _sfsync_counters VALUES (?, ?)", (key_prefix, first + count - 1))
+        return [make_id(key_prefix, n) for n in range(first, first + count)]
+
+    def insert_many(self, tx: sqlite3.Connection, obj: ObjectDef, columns: list[str], rows: list[tuple]) -> None:
+        """Insert rows as they are (no checks): bulk loads of data known to be valid."""
+        tx.executemany(
+            f"INSERT INTO {quote(obj.table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            rows,
+        )
 
     # -- records -----------------------------------------------------------------------------
     def insert(self, tx: sqlite3.Connection, obj: ObjectDef, values: dict[str, Any]) -> None:

@@ -1,0 +1,3 @@
+trigger TestDriveReservationTrigger on Test_Drive_Reservation__c(before insert, before update) {
+    new TestDriveReservationTriggerHandler().run();
+}
