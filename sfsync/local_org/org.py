@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
+from collections import OrderedDict
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sfsync.errors import LocalOrgError
 from sfsync.local_org.catalog import Catalog
 from sfsync.local_org.records import RecordWriter
+from sfsync.local_org.settings import DEFAULT_DAILY_API_LIMIT, DEFAULT_TIME_ZONE, LocalOrgSettings, load_settings
 from sfsync.local_org.standard_objects import standard_objects
 from sfsync.local_org.state import Credentials, StateDir
 from sfsync.local_org.store import Store
@@ -17,16 +21,20 @@ from sfsync.local_org.values import now_ms
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DAILY_API_LIMIT = 15000
 ORG_NAME = "sfsync Local Org"
-DEFAULT_TIME_ZONE = "Asia/Tokyo"
+USAGE_WINDOW_MINUTES = 24 * 60
+__all__ = ["LocalOrg", "DEFAULT_DAILY_API_LIMIT", "DEFAULT_TIME_ZONE", "ORG_NAME"]
 
 
 class LocalOrg:
     """Opens (or creates) the org in ``state_dir``. Thread-safe; shared by all request threads."""
 
-    def __init__(self, state_dir, daily_api_limit: int = DEFAULT_DAILY_API_LIMIT):
+    def __init__(self, state_dir, settings: LocalOrgSettings | None = None, daily_api_limit: int | None = None):
         self.state = StateDir(state_dir)
+        if settings is None:
+            settings = load_settings(self.state.settings_file, {"daily_api_limit": daily_api_limit})
+        self.settings = settings
+        self._zone = settings.zone
         self.store = Store(self.state.db_file)
         fresh = not self.state.is_initialized()
         self.credentials: Credentials = self.state.ensure(self._create_db)
@@ -36,9 +44,12 @@ class LocalOrg:
         if self._catalog.get("User") is None or self._catalog.get("Organization") is None:
             raise LocalOrgError(f"{self.state.db_file}: standard objects are missing from the database")
         self.writer = RecordWriter(self.store, lambda: self._catalog, self.credentials.user_id)
-        self.daily_api_limit = daily_api_limit
-        self._api_usage = 0
+        self.daily_api_limit = settings.daily_api_limit
+        self._sync_time_zone()
+        # API calls per minute over the last 24 hours (Salesforce counts a rolling 24-hour window).
+        self._api_calls: OrderedDict[int, int] = OrderedDict()
         self._usage_lock = threading.Lock()
+        self.clock: Callable[[], float] = time.time
         self.store.release()  # the opening thread is done with the database
 
     # The catalog is swapped whole after a deploy (see catalog.py).
@@ -50,21 +61,34 @@ class LocalOrg:
         self._catalog = catalog
 
     def time_zone(self) -> ZoneInfo:
-        row = self.store.conn().execute('SELECT TimeZoneSidKey FROM "Organization" LIMIT 1').fetchone()
-        return ZoneInfo(row[0] if row and row[0] else DEFAULT_TIME_ZONE)
+        return self._zone
+
+    def _sync_time_zone(self) -> None:
+        """The settings' zone is the org's: the Organization row says so too (SOQL reads it)."""
+        with self.store.transaction() as tx:
+            tx.execute('UPDATE "Organization" SET TimeZoneSidKey = ? WHERE TimeZoneSidKey IS NOT ?',
+                       (self.settings.time_zone, self.settings.time_zone))
 
     def now(self) -> dt.datetime:
         """The org's clock (one place, so tests and fault injection can move it)."""
         return dt.datetime.now(dt.timezone.utc)
 
+    def _used(self) -> int:
+        oldest = int(self.clock() // 60) - USAGE_WINDOW_MINUTES + 1
+        while self._api_calls and next(iter(self._api_calls)) < oldest:
+            self._api_calls.popitem(last=False)
+        return sum(self._api_calls.values())
+
     def count_api_call(self) -> tuple[int, int]:
+        """Count one API call; (calls in the last 24 hours, daily allocation). Kept in memory only."""
         with self._usage_lock:
-            self._api_usage += 1
-            return self._api_usage, self.daily_api_limit
+            minute = int(self.clock() // 60)
+            self._api_calls[minute] = self._api_calls.get(minute, 0) + 1
+            return self._used(), self.daily_api_limit
 
     def api_usage(self) -> tuple[int, int]:
         with self._usage_lock:
-            return self._api_usage, self.daily_api_limit
+            return self._used(), self.daily_api_limit
 
     def _create_db(self, creds: Credentials) -> None:
         """A new database with the Organization row and the admin user, as a new org has them."""
