@@ -141,6 +141,8 @@ LOCATIONS = ["Showroom", "Showroom", "Showroom", "Customer_Home", "Other"]
 STAFF_PER_STORE = 8
 OPPORTUNITIES_PER_STORE = 175
 PAST_DAYS = 120
+# Powertrains with a Booking_Buffer__mdt record in metadata/ (customMetadata/Booking_Buffer.Electric).
+BUFFERED_POWERTRAINS = ("Electric",)
 FUTURE_DAYS = 30
 
 
@@ -229,9 +231,18 @@ def build_demo_dataset(now: datetime, *, seed: int = 7, time_zone: str = "Asia/T
             day = today + timedelta(days=day_offset)
             # Distinct one-hour slots between 10:00 and 18:00: one car is never booked twice.
             hours = sorted(rng.sample(range(10, 18), rng.choice([1, 1, 2, 2, 2, 3])))
+            if powertrain in BUFFERED_POWERTRAINS:
+                # The org keeps a charging buffer after each EV drive: no back-to-back slots.
+                kept: list[int] = []
+                for h in hours:
+                    if not kept or kept[-1] != h - 1:
+                        kept.append(h)
+                hours = kept
             for hour in hours:
                 start = datetime.combine(day, time(hour, 0), tz)
                 status, notified = _status_for(start, now, rng)
+                if status == "Completed" and start + timedelta(minutes=60) > now:
+                    status = "Scheduled"  # a drive is completed after it ended (actual end not in the future)
                 opp_key, surname = rng.choice(store_opps[s_index])
                 fields = dict(
                     Name=f"{surname}様{model}モデル試乗", Opportunity__c=Ref(opp_key), Vehicle__c=Ref(vehicle_key),
@@ -239,6 +250,9 @@ def build_demo_dataset(now: datetime, *, seed: int = 7, time_zone: str = "Asia/T
                     Scheduled_Start__c=start, Scheduled_End__c=start + timedelta(minutes=60),
                     Location__c=rng.choice(LOCATIONS), Status__c=status,
                 )
+                if status == "Completed":  # the org's validation rules want the actual times
+                    fields["Actual_Start__c"] = start + timedelta(minutes=5)
+                    fields["Actual_End__c"] = start + timedelta(minutes=55)
                 if notified:
                     fields["Overdue_Notified_At__c"] = start + timedelta(days=11)
                 ds.add(f"reservation:{count}", "Test_Drive_Reservation__c", **fields)

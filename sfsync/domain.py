@@ -8,6 +8,7 @@ literals are built by exactly one quoting helper.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,3 +140,109 @@ def soql_string(value: str) -> str:
         else:
             out.append(ch)
     return "'" + "".join(out) + "'"
+
+
+# ---------------------------------------------------------------------------- overdue worker rules
+DEFAULT_ESCALATE_AFTER_DAYS = 7  # issue F6: the store manager is told 7 days after the first notice
+
+LANGUAGE_JA = "ja"
+LANGUAGE_EN = "en"
+
+
+def escalation_cutoff(now: datetime, escalate_after: int, tz: str) -> datetime:
+    """First notices stamped before this instant are due for escalation.
+
+    Counted in calendar days in ``tz``, as the overdue cutoff is: a first notice sent on
+    11/20 (local) is escalated from 11/27 on with the default 7 days, whatever its hour.
+    """
+    return overdue_cutoff(now, escalate_after, tz)
+
+
+def is_due_for_escalation(
+    notified_at: datetime | None,
+    escalated_at: datetime | None,
+    *,
+    now: datetime,
+    escalate_after: int = DEFAULT_ESCALATE_AFTER_DAYS,
+    tz: str = "Asia/Tokyo",
+) -> bool:
+    """True if the first notice went out ``escalate_after`` calendar days ago and nobody escalated yet."""
+    if notified_at is None or escalated_at is not None:
+        return False
+    _require_aware(notified_at, "notified_at")
+    return notified_at < escalation_cutoff(now, escalate_after, tz)
+
+
+def notice_language(language_locale_key: str | None) -> str:
+    """'ja' for a Japanese-speaking user (LanguageLocaleKey ja, ja_JP), else 'en'."""
+    if language_locale_key and language_locale_key.lower().replace("-", "_").split("_")[0] == "ja":
+        return LANGUAGE_JA
+    return LANGUAGE_EN
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """A user as the worker's query sees it (Opportunity owner or store manager)."""
+
+    user_id: str | None
+    name: str | None = None
+    active: bool = True
+    language_locale_key: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRecipient:
+    user_id: str
+    name: str | None
+    language: str  # LANGUAGE_JA or LANGUAGE_EN
+    role: str  # "owner" or "manager"
+
+
+@dataclass(frozen=True)
+class NoRecipient:
+    """Nobody can be told about a reservation: reported as a per-item failure, never a crash."""
+
+    code: str
+    message: str
+
+
+# Why a notice has nobody to go to (per-item failure codes in the worker's report).
+NO_OWNER = "NO_OWNER"
+NO_VEHICLE = "NO_VEHICLE"
+NO_STORE = "NO_STORE"
+NO_MANAGER = "NO_MANAGER"
+MANAGER_INACTIVE = "MANAGER_INACTIVE"
+
+
+def _manager(has_vehicle: bool, has_store: bool, manager: StaffUser | None, why: str) -> NoticeRecipient | NoRecipient:
+    if not has_vehicle:
+        return NoRecipient(NO_VEHICLE, f"{why}, and the reservation has no demo car, so no store manager can be found")
+    if not has_store:
+        return NoRecipient(NO_STORE, f"{why}, and the reservation's demo car belongs to no store")
+    if manager is None or not manager.user_id:
+        return NoRecipient(NO_MANAGER, f"{why}, and the store has no manager (Dealer_Store__c.Manager__c is empty)")
+    if not manager.active:
+        return NoRecipient(MANAGER_INACTIVE, f"{why}, and the store manager's user is inactive")
+    return NoticeRecipient(manager.user_id, manager.name, notice_language(manager.language_locale_key), "manager")
+
+
+def first_notice_recipient(
+    owner: StaffUser | None, *, has_vehicle: bool, has_store: bool, manager: StaffUser | None
+) -> NoticeRecipient | NoRecipient:
+    """The Opportunity's owner; if that user is inactive, the store's manager (features.md F6)."""
+    if owner is None or not owner.user_id:
+        return NoRecipient(NO_OWNER, "the reservation's Opportunity has no owner")
+    if owner.active:
+        return NoticeRecipient(owner.user_id, owner.name, notice_language(owner.language_locale_key), "owner")
+    return _manager(has_vehicle, has_store, manager, "the Opportunity's owner is inactive")
+
+
+def escalation_recipient(*, has_vehicle: bool, has_store: bool, manager: StaffUser | None) -> NoticeRecipient | NoRecipient:
+    """Escalations always go to the store's manager."""
+    return _manager(has_vehicle, has_store, manager, "escalation goes to the store manager")
+
+
+# ---------------------------------------------------------------------------- booking rules
+# Overlap with buffers, validation rules R1-R6, status transitions, the batch evaluator: they live
+# in sfsync/booking_rules.py (tests/vectors/README.md) and are re-exported here.
+from sfsync.booking_rules import *  # noqa: E402,F401,F403

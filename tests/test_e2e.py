@@ -53,7 +53,9 @@ def small_dataset() -> Dataset:
     booking("exactly_10_days", "opp1", "田中様Breezeモデル試乗", NOW - timedelta(days=10))
     booking("just_under_10_days", "opp1", "田中様Breeze再試乗", NOW - timedelta(days=9, hours=23, minutes=59))
     booking("cancelled", "opp1", "田中様キャンセル", NOW - timedelta(days=20), status="Cancelled")
-    booking("completed", "opp1", "田中様完了", NOW - timedelta(days=20), status="Completed")
+    # The org's validation rules (Actual_Times_Required) want the actual times of a completed drive.
+    booking("completed", "opp1", "田中様完了", NOW - timedelta(days=20), status="Completed",
+            Actual_Start__c=NOW - timedelta(days=20), Actual_End__c=NOW - timedelta(days=20) + timedelta(minutes=50))
     booking("already_notified", "opp1", "田中様通知済", NOW - timedelta(days=15),
             Overdue_Notified_At__c=NOW - timedelta(days=4))
     booking("apostrophe", "opp2", "O'Brien様'Luna'モデル試乗", NOW - timedelta(days=12))
