@@ -22,8 +22,11 @@ RESERVATION = "Test_Drive_Reservation__c"
 # Stamps and lease fields that only the overdue worker writes: read-only for people.
 WORKER_FIELDS = {"Overdue_Notified_At__c", "Escalated_At__c", "Notice_Claim__c", "Notice_Claimed_By__c",
                  "Notice_Claimed_Until__c"}
-# Apex classes the flows call in the user's context.
-CLASSES = ("TestDriveEmailComposer",)
+# Apex classes the flows and the board (LWC testDriveBoard) call in the user's context.
+CLASSES = ("TestDriveBoardController", "TestDriveEmailComposer")
+# The Activity Planner app and its Lightning page tab (F5), besides the object tabs.
+APPS = ("Activity_Planner",)
+EXTRA_TABS = ("Test_Drive_Board",)
 
 T, F = "true", "false"
 # object -> (create, read, edit, delete)
@@ -59,6 +62,9 @@ def render(name: str) -> str:
     spec = SETS[name]
     lines = ['<?xml version="1.0" encoding="UTF-8" ?>',
              '<PermissionSet xmlns="http://soap.sforce.com/2006/04/metadata">']
+    for app in APPS:
+        lines += ["    <applicationVisibilities>", f"        <application>{app}</application>",
+                  "        <visible>true</visible>", "    </applicationVisibilities>"]
     for cls in CLASSES:
         lines += ["    <classAccesses>", f"        <apexClass>{cls}</apexClass>", "        <enabled>true</enabled>",
                   "    </classAccesses>"]
@@ -82,8 +88,8 @@ def render(name: str) -> str:
                   f"        <allowRead>{read}</allowRead>", "        <modifyAllRecords>false</modifyAllRecords>",
                   f"        <object>{obj}</object>", "        <viewAllRecords>false</viewAllRecords>",
                   "    </objectPermissions>"]
-    for obj in OBJECTS:
-        lines += ["    <tabSettings>", f"        <tab>{obj}</tab>", "        <visibility>Visible</visibility>",
+    for tab in sorted((*OBJECTS, *EXTRA_TABS)):
+        lines += ["    <tabSettings>", f"        <tab>{tab}</tab>", "        <visibility>Visible</visibility>",
                   "    </tabSettings>"]
     lines.append("</PermissionSet>")
     return "\n".join(lines) + "\n"
