@@ -26,10 +26,23 @@ FIELDS = {
         "Brand__c": ("Text", "80", "Brand", "ブランド"),
         "Grade__c": ("Text", "80", "Grade", "グレード"),
         "Model__c": ("Text", "80", "Model", "モデル"),
+        "Plate_Number__c": ("Text", "40", "Plate Number", "ナンバー/車台番号"),
         "Powertrain__c": ("Picklist", None, "Powertrain", "パワートレイン"),
         "Store__c": ("Lookup", None, "Store", "店舗"),
     },
     "Test_Drive_Reservation__c": {
+        # F4, names from the manual (3-3)
+        "Actual_End__c": ("DateTime", None, "Actual End", "試乗実施日時(終了日時)"),
+        "Actual_Start__c": ("DateTime", None, "Actual Start", "試乗実施日時(開始日時)"),
+        "Cancellation_Reason__c": ("TextArea", None, "Cancellation Reason", "キャンセル理由"),
+        "Customer_Reaction__c": ("LongTextArea", "32768", "Customer Reaction", "感想・反応"),
+        "Deal_Outlook__c": ("Picklist", None, "Deal Outlook", "今後の見込み"),
+        "Driven_Vehicle__c": ("Lookup", None, "Vehicle Driven", "試乗した車"),
+        # the overdue worker's escalation stamp and its claim (lease) on a reservation
+        "Escalated_At__c": ("DateTime", None, "Escalated At", "店長エスカレーション日時"),
+        "Notice_Claim__c": ("Text", "120", "Notice Claim", "通知リース"),
+        "Notice_Claimed_By__c": ("Text", "120", "Notice Claimed By", "通知リース保持者"),
+        "Notice_Claimed_Until__c": ("DateTime", None, "Notice Claimed Until", "通知リース期限"),
         "Location__c": ("Picklist", None, "Location", "試乗場所"),
         "Model__c": ("Text", "80", "Model", "モデル"),
         "Opportunity__c": ("MasterDetail", None, "Opportunity", "オポチュニティ"),
@@ -41,6 +54,15 @@ FIELDS = {
         "Variation__c": ("Text", "80", "Variation", "バリエーション"),
         "Vehicle__c": ("Lookup", None, "Demo Car", "試乗車"),
     },
+}
+
+# The fields of the walking skeleton's data model (the worker reads these).
+ISSUE_2_FIELDS = {
+    "Dealer_Store__c": ["Manager__c", "Store_Code__c", "Time_Zone__c"],
+    "Test_Drive_Vehicle__c": ["Active__c", "Brand__c", "Grade__c", "Model__c", "Powertrain__c", "Store__c"],
+    "Test_Drive_Reservation__c": ["Location__c", "Model__c", "Opportunity__c", "Overdue_Notified_At__c",
+                                  "Powertrain__c", "Scheduled_End__c", "Scheduled_Start__c", "Status__c",
+                                  "Variation__c", "Vehicle__c"],
 }
 
 # object -> (label, plural, name field label, Japanese label, Japanese name field label)
@@ -60,6 +82,8 @@ PICKLISTS = {
     ("Test_Drive_Reservation__c", "Location__c"): [
         ("Showroom", "Showroom", "店舗"), ("Customer_Home", "Customer's Home", "お客様宅"),
         ("Other", "Other", "その他")],
+    ("Test_Drive_Reservation__c", "Deal_Outlook__c"): [
+        ("Hot", "Hot", "見込み高"), ("Warm", "Warm", "見込み中"), ("Cold", "Cold", "見込み低"), ("Lost", "Lost", "失注")],
     ("Test_Drive_Reservation__c", "Status__c"): [
         ("Scheduled", "Scheduled", "予約済"), ("Completed", "Completed", "完了"),
         ("Cancelled", "Cancelled", "キャンセル")],
@@ -197,13 +221,19 @@ def test_permission_set_is_least_privilege():
     }
     fields = {text(f, "m:field"): (text(f, "m:readable"), text(f, "m:editable"))
               for f in root.xpath("m:fieldPermissions", namespaces=NS)}
-    assert [name for name, (_, edit) in fields.items() if edit == "true"] == [
+    # The worker edits only its own stamps and its claim (lease) on a reservation.
+    assert sorted(name for name, (_, edit) in fields.items() if edit == "true") == [
+        "Test_Drive_Reservation__c.Escalated_At__c", "Test_Drive_Reservation__c.Notice_Claim__c",
+        "Test_Drive_Reservation__c.Notice_Claimed_By__c", "Test_Drive_Reservation__c.Notice_Claimed_Until__c",
         "Test_Drive_Reservation__c.Overdue_Notified_At__c"]
-    # Every field that accepts field permissions is readable (required and master-detail fields
-    # are always readable and reject FLS entries on deploy).
-    expected = set()
-    for obj, defs in FIELDS.items():
-        for name, (ftype, *_rest) in defs.items():
+    # It reads the fields of issue 2's data model (the ones that accept field permissions:
+    # required and master-detail fields are always readable and reject FLS entries on deploy)
+    # and its own claim and escalation fields; nothing of the F4 test-drive results.
+    expected = {"Test_Drive_Reservation__c.Escalated_At__c", "Test_Drive_Reservation__c.Notice_Claim__c",
+                "Test_Drive_Reservation__c.Notice_Claimed_By__c", "Test_Drive_Reservation__c.Notice_Claimed_Until__c"}
+    for obj, names in ISSUE_2_FIELDS.items():
+        for name in names:
+            ftype = FIELDS[obj][name][0]
             if ftype != "MasterDetail" and text(field_file(obj, name), "m:required") != "true":
                 expected.add(f"{obj}.{name}")
     assert set(fields) == expected
@@ -212,5 +242,6 @@ def test_permission_set_is_least_privilege():
         "ApiEnabled", "SendCustomNotifications"]
 
 
-def test_tabs_for_the_three_objects():
-    assert sorted(p.name for p in (SRC / "tabs").iterdir()) == [f"{o}.tab-meta.xml" for o in OBJECTS]
+def test_tabs_for_the_three_objects_and_the_board():
+    assert sorted(p.name for p in (SRC / "tabs").iterdir()) == sorted(
+        [f"{o}.tab-meta.xml" for o in OBJECTS] + ["Test_Drive_Board.tab-meta.xml"])

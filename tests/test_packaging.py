@@ -289,24 +289,30 @@ def test_write_package(tmp_path):
 def test_real_tree_packages_to_valid_metadata_api_format():
     result = build_package(REPO)
     z = unzip(result)
-    assert z.namelist() == [
-        "notificationtypes/Test_Drive_Overdue.notiftype",
-        "objectTranslations/Dealer_Store__c-ja.objectTranslation",
-        "objectTranslations/Test_Drive_Reservation__c-ja.objectTranslation",
-        "objectTranslations/Test_Drive_Vehicle__c-ja.objectTranslation",
-        "objects/Dealer_Store__c.object",
-        "objects/Test_Drive_Reservation__c.object",
-        "objects/Test_Drive_Vehicle__c.object",
+    names = z.namelist()
+    assert names == sorted(names)
+    for expected in [
         "package.xml",
+        "notificationtypes/Test_Drive_Overdue.notiftype",
+        "objectTranslations/Test_Drive_Reservation__c-ja.objectTranslation",
+        "objects/Test_Drive_Reservation__c.object",
         "permissionsets/Test_Drive_Worker.permissionset",
-        "tabs/Dealer_Store__c.tab",
-        "tabs/Test_Drive_Reservation__c.tab",
-        "tabs/Test_Drive_Vehicle__c.tab",
-    ]
+        "triggers/TestDriveReservationTrigger.trigger",
+        "triggers/TestDriveReservationTrigger.trigger-meta.xml",
+        "classes/ReservationGuardService.cls",
+        "flows/TestDrive_Cancel_Reservation.flow",
+        "lwc/testDriveBoard/testDriveBoard.js",
+        "staticresources/BookingRuleVectors.resource",
+    ]:
+        assert expected in names, expected
+    assert not [n for n in names if "__tests__" in n or n.startswith("metadata/")]
     schema = load_schema().xmlschema
-    for name in z.namelist():
+    xml_entries = [n for n in names if n.split("/")[0] in
+                   ("notificationtypes", "objectTranslations", "objects", "permissionsets", "tabs", "layouts")]
+    for name in xml_entries:
         doc = etree.fromstring(z.read(name)).getroottree()
         assert schema.validate(doc), (name, schema.error_log)
     tr = z.read("objectTranslations/Test_Drive_Reservation__c-ja.objectTranslation").decode("utf-8")
     assert "<relationshipLabel>試乗予定</relationshipLabel>" in tr
-    assert len([c for c in result.components if c[0] == "CustomField"]) == 19
+    field_files = list((REPO / "metadata").rglob("*.field-meta.xml"))
+    assert len([c for c in result.components if c[0] == "CustomField"]) == len(field_files)
