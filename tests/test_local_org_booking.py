@@ -29,10 +29,6 @@ JA_CONFLICT_BUFFER = "この試乗車は予約「{0}」({1}〜{2}、{3})で予�
 EN_CONFLICT = 'This demo car is already booked by reservation "{0}" from {1} to {2} ({3}).'
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch):
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
 class Org:

@@ -7,11 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import login_local_org
 import requests
 
 from conftest import load_reference
 from sfsync.errors import LocalOrgError
-from sfsync.local_org import LocalOrgServer, list_notifications, local_org_info
+from sfsync.local_org import LocalOrgServer, list_notifications
 from sfsync.local_org.faults import FaultInjector, FaultRule, normalise_path
 from sfsync.local_org.messages import Request, Response
 
@@ -20,22 +21,10 @@ COLLECTION = r"/services/data/v\d+\.\d+/composite/sobjects"
 ADMIN_ID = "005000000000001AAA"
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch):
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
 def _login(srv: LocalOrgServer, state: Path) -> requests.Session:
-    info = local_org_info(state)
-    session = requests.Session()
-    session.verify = str(info.ca_file)
-    token = session.post(
-        f"{srv.instance_url}/services/oauth2/token",
-        data={"grant_type": "password", "username": info.username, "password": info.password.get_secret_value()},
-    ).json()["access_token"]
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
+    return login_local_org(srv.instance_url, state)[0]
 
 
 @pytest.fixture

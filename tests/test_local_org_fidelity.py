@@ -74,10 +74,6 @@ def assert_same_shape(ours, reference):
     assert _shape_diff(ours, reference) == []
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch):
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
 def _session(srv, state: Path) -> requests.Session:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import pytest
 import requests
 from lxml import etree
-from simple_salesforce import Salesforce
 
-from sfsync.local_org import LocalOrgServer, local_org_info
 
 pytestmark = pytest.mark.e2e
 MD = "http://soap.sforce.com/2006/04/metadata"
@@ -72,25 +69,8 @@ def make_zip(files: dict[str, bytes]) -> io.BytesIO:
     return buf
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch):
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
-@pytest.fixture
-def org(tmp_path: Path):
-    with LocalOrgServer(tmp_path / "org") as srv:
-        info = local_org_info(tmp_path / "org")
-        session = requests.Session()
-        session.verify = str(info.ca_file)
-        token = session.post(
-            f"{srv.instance_url}/services/oauth2/token",
-            data={"grant_type": "password", "username": info.username, "password": info.password.get_secret_value()},
-        ).json()["access_token"]
-        sf = Salesforce(instance_url=srv.instance_url, session_id=token, session=session, version="66.0")
-        session.headers["Authorization"] = f"Bearer {token}"
-        yield srv, session, sf
 
 
 def deploy(org, files: dict[str, bytes], **kw) -> tuple[str, dict]:

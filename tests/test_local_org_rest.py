@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from sfsync.local_org import LocalOrgServer, list_notifications, local_org_info
@@ -18,26 +16,8 @@ ADMIN_ID = "005000000000001AAA"
 V = "/services/data/v66.0"
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch):
-    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify; the tests trust ca.pem only.
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
-@pytest.fixture
-def org(tmp_path: Path):
-    with LocalOrgServer(tmp_path / "org") as srv:
-        info = local_org_info(tmp_path / "org")
-        session = requests.Session()
-        session.verify = str(info.ca_file)
-        token = session.post(
-            f"{srv.instance_url}/services/oauth2/token",
-            data={"grant_type": "password", "username": info.username, "password": info.password.get_secret_value()},
-        ).json()["access_token"]
-        session.headers["Authorization"] = f"Bearer {token}"
-        sf = Salesforce(instance_url=srv.instance_url, session_id=token, session=session, version="66.0")
-        yield srv, session, sf
 
 
 def _post(org, path, body, **kw):

@@ -18,10 +18,6 @@ from sfsync.local_org import LocalOrgServer, list_notifications, local_org_info
 V = "/services/data/v66.0"
 
 
-@pytest.fixture(autouse=True)
-def _no_env_ca_bundle(monkeypatch):
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
 def _login(srv, state_dir) -> requests.Session:
