@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 # Commands run by cron or a scheduler promise operators these codes: 0 all done, 1 could not
 # run, 2 some items failed, 3 API limit reached. A usage error there is "could not run".
-WORKER_COMMANDS = {"notify-overdue"}
+WORKER_COMMANDS = {"notify-overdue", "worker"}
 
 
 class _Run:
@@ -231,14 +231,15 @@ def _finish_deploy(status, *, target_org: str, as_json: bool, junit: Path | None
             _print_component_failures(status)
         if status.test_failures:
             _print_test_failures(status)
-    job, verb = status.id, "validated" if status.check_only else "deployed"
+    job = status.id
     if code == 69:
         waited = f" after {wait_minutes:g} minute(s)" if wait_minutes is not None else ""
         _err(f"deploy {job} is still {status.status}{waited}; follow it with "
              f"'sfsync deploy resume {job} --target-org {target_org}' or 'sfsync deploy report {job} ...'")
         summary = f"deploy {job} still {status.status} on {target_org}"
     elif code == 0:
-        summary = f"{verb} {status.components_deployed} components to {target_org} (job {job})"
+        summary = (f"validated {status.components_deployed} components for {target_org} (job {job})" if status.check_only
+                   else f"deployed {status.components_deployed} components to {target_org} (job {job})")
         if status.check_only:
             _err(f"release this validation without running the tests again: "
                  f"sfsync deploy quick {job} --target-org {target_org}")
@@ -546,51 +547,184 @@ def org_check(name: str, state_dir: Path | None, as_json: bool) -> int:
     return 0
 
 
+def _worker_options(func):
+    """Options shared by `notify-overdue` and `worker`; defaults also come from SFSYNC_WORKER_* variables."""
+    options = [
+        click.option("--target-org", "target_org", required=True, envvar="SFSYNC_TARGET_ORG",
+                     help="Org name from sfsync.toml or SFSYNC_ORG_<NAME>_* variables, or 'local'."),
+        _state_option,
+        click.option("--now", "now_text", default=None, help="Pretend it is this ISO-8601 date-time (with offset)."),
+        click.option("--days", type=click.IntRange(min=1, max=3650), default=10, show_default=True,
+                     envvar="SFSYNC_WORKER_DAYS",
+                     help="A reservation is overdue this many calendar days after its scheduled start."),
+        click.option("--escalate-after", type=click.IntRange(min=1, max=3650), default=7, show_default=True,
+                     envvar="SFSYNC_WORKER_ESCALATE_AFTER",
+                     help="Tell the store manager once when still unprocessed this many days after the first notice."),
+        click.option("--time-zone", default=DEFAULT_TIME_ZONE, show_default=True, envvar="SFSYNC_WORKER_TIME_ZONE",
+                     help="Zone whose calendar days count."),
+        click.option("--digest", is_flag=True, envvar="SFSYNC_WORKER_DIGEST",
+                     help="One notice per recipient with the count, opening the list view, instead of one per reservation."),
+        click.option("--list-view", default="Overdue_Unprocessed", show_default=True,
+                     help="List view (API name) the --digest notice opens."),
+        click.option("--dry-run", is_flag=True, help="Find and count, but send and stamp nothing."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object on stdout per run."),
+        click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     envvar="SFSYNC_WORKER_METRICS_FILE", help="Write the run's figures here (Prometheus text format)."),
+        click.option("--min-api-remaining", type=click.IntRange(min=0), default=1000, show_default=True,
+                     envvar="SFSYNC_WORKER_MIN_API_REMAINING",
+                     help="Refuse to start (exit 3), or stop between batches, below this many daily API requests left."),
+        click.option("--worker-id", default=None, envvar="SFSYNC_WORKER_ID",
+                     help="Stable name of this worker (default: host name); one run per id at a time."),
+        click.option("--lease-seconds", type=click.FloatRange(min=1), default=1800, show_default=True,
+                     envvar="SFSYNC_WORKER_LEASE_SECONDS", help="Lifetime of the worker lease, renewed during long runs."),
+        click.option("--lease-settle-seconds", type=click.FloatRange(min=0), default=3.0, show_default=True,
+                     envvar="SFSYNC_WORKER_LEASE_SETTLE_SECONDS",
+                     help="Wait after taking the lease before trusting it (two workers at once)."),
+        click.option("--no-lease", is_flag=True, help="Do not take the worker lease (single-instance schedulers only)."),
+        click.option("--batch-size", type=click.IntRange(1, 200), default=200, hidden=True,
+                     help="Notices per API call (tests; 200 is the most and the cheapest)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _worker_run_options(p: dict):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from sfsync.worker import WorkerOptions
+
+    try:
+        ZoneInfo(p["time_zone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--time-zone '{p['time_zone']}' is not a known IANA time zone (e.g. Asia/Tokyo)") from None
+    extra = {"worker_id": p["worker_id"]} if p["worker_id"] else {}
+    return WorkerOptions(
+        now=parse_now(p["now_text"]), days=p["days"], escalate_after=p["escalate_after"], dry_run=p["dry_run"],
+        digest=p["digest"], time_zone=p["time_zone"], min_api_remaining=p["min_api_remaining"],
+        lease=not p["no_lease"], lease_seconds=p["lease_seconds"], lease_settle_seconds=p["lease_settle_seconds"],
+        list_view=p["list_view"], batch_size=p["batch_size"], **extra,
+    )
+
+
+def _worker_json_logs() -> None:
+    """Worker commands log JSON lines on stderr: batch lines, a summary, warnings and errors."""
+    from sfsync.worker_runtime import JsonLinesFormatter
+
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(JsonLinesFormatter())
+    logging.getLogger("sfsync.worker.events").setLevel(logging.DEBUG if _Run.debug else logging.INFO)
+
+
+def _run_worker_once(p: dict, stop) -> int:
+    """One worker run: connect, notify, print the summary, write metrics; returns the exit code."""
+    import time as _time
+
+    from sfsync.connection import open_org
+    from sfsync.errors import SfsyncError as _SfsyncError
+    from sfsync.metrics import render_metrics, write_metrics_file
+    from sfsync.worker import notify_overdue, summary_event
+
+    events = logging.getLogger("sfsync.worker.events")
+    started = _time.monotonic()
+    result = None
+    error: _SfsyncError | None = None
+    try:
+        options = _worker_run_options(p)
+        with open_org(p["target_org"], state_dir=p["state_dir"]) as client:
+            result = notify_overdue(client, options, should_stop=stop.is_set)
+    except _SfsyncError as exc:
+        error = exc
+    if result is not None:
+        code = result.exit_code
+        summary = summary_event(result, org=p["target_org"], dry_run=p["dry_run"])
+    else:
+        code = 1 if isinstance(error, UsageError) else error.exit_code
+        summary = {"event": "summary", "org": p["target_org"], "dry_run": p["dry_run"], "outcome": "not_started",
+                   "exit_code": code, "error": str(error), "duration_seconds": round(_time.monotonic() - started, 3)}
+    if result is not None:
+        # A run that could not start is reported by main() as one "error:" line instead.
+        events.log(logging.INFO if code in (0, 2) else logging.ERROR, "summary", extra={"event": summary})
+    if p["metrics_file"] is not None:
+        values = dict(summary, finished_at=round(_time.time(), 3))
+        write_metrics_file(p["metrics_file"], render_metrics(values, org=p["target_org"]))
+    if result is not None:
+        if p["as_json"]:
+            click.echo(json.dumps({**result.model_dump(mode="json"), "exit_code": code}, ensure_ascii=False))
+        else:
+            _print_worker_result(result, p["dry_run"])
+    elif error is not None:
+        raise error
+    return code
+
+
 @cli.command("notify-overdue")
-@click.option("--target-org", "target_org", required=True, help="Org name from sfsync.toml, or 'local'.")
-@_state_option
-@click.option("--now", "now_text", default=None, help="Pretend it is this ISO-8601 date-time (with offset).")
-@click.option("--days", type=click.IntRange(min=1, max=3650), default=10, show_default=True,
-              help="A reservation is overdue this many calendar days after its scheduled start.")
-@click.option("--time-zone", default=DEFAULT_TIME_ZONE, show_default=True, help="Zone whose calendar days count.")
-@click.option("--dry-run", is_flag=True, help="Find and count, but send and stamp nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object on stdout.")
-def notify_overdue_cmd(target_org: str, state_dir: Path | None, now_text: str | None, days: int, time_zone: str,
-                       dry_run: bool, as_json: bool) -> int:
-    """Notify the responsible staff of reservations left unprocessed for --days days (F6).
+@_worker_options
+def notify_overdue_cmd(**p) -> int:
+    """Notify the responsible staff of reservations left unprocessed for --days days (F6), once.
 
     \b
     Example:
       sfsync notify-overdue --target-org local --now 2026-12-03T09:00:00+09:00 --json
     Exit codes: 0 all done, 1 could not run, 2 some items failed, 3 API limit reached.
+    SIGTERM finishes the current batch and exits cleanly.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from sfsync.worker_runtime import StopFlag
 
-    from sfsync.connection import open_org
-    from sfsync.worker import WorkerOptions, notify_overdue
-
-    now = parse_now(now_text)
+    _worker_json_logs()
+    stop = StopFlag().install()
     try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--time-zone '{time_zone}' is not a known IANA time zone (e.g. Asia/Tokyo)") from None
-    with open_org(target_org, state_dir=state_dir) as client:
-        result = notify_overdue(client, WorkerOptions(now=now, days=days, dry_run=dry_run, time_zone=time_zone))
-    if as_json:
-        click.echo(result.model_dump_json())
-    else:
-        _print_worker_result(result, dry_run)
-    return 2 if result.failed else 0
+        return _run_worker_once(p, stop)
+    finally:
+        stop.uninstall()
+
+
+@cli.command("worker")
+@click.option("--every", "every", required=True, envvar="SFSYNC_WORKER_EVERY",
+              help="Run the overdue worker now and then at this interval (1h, 30m, 90s) until SIGTERM.")
+@_worker_options
+def worker_cmd(every: str, **p) -> int:
+    """Run `notify-overdue` repeatedly in one long-running process (systemd, containers).
+
+    \b
+    Example:
+      sfsync worker --target-org prod --every 1h --metrics-file /var/lib/node_exporter/sfsync.prom
+    A run that fails for a passing reason is retried at the next interval; a refused login or a
+    configuration error stops the worker (exit 1). SIGTERM finishes the current batch and exits
+    with the last run's code.
+    """
+    from sfsync.errors import AuthenticationFailed, ConfigError
+    from sfsync.worker_runtime import StopFlag, parse_interval, run_every
+
+    interval = parse_interval(every)
+    _worker_json_logs()
+    stop = StopFlag().install()
+
+    def once() -> int:
+        try:
+            return _run_worker_once(p, stop)
+        except (AuthenticationFailed, UsageError):
+            raise
+        except SfsyncError as exc:
+            return 1 if isinstance(exc, ConfigError) else exc.exit_code
+
+    try:
+        return run_every(interval, once, stop)
+    finally:
+        stop.uninstall()
 
 
 def _print_worker_result(result, dry_run: bool) -> None:
     verb = "would notify" if dry_run else "notified"
     click.echo(f"checked {result.checked} reservation(s): {result.overdue} overdue, {verb} {result.notified}, "
-               f"{result.failed} failed, {result.api_calls} API call(s)")
+               f"escalated {result.escalated}, {result.failed} failed, {result.api_calls} API call(s)")
     for recipient in result.recipients:
-        click.echo(f"  {recipient.user_name} ({recipient.user_id}): {len(recipient.reservation_ids)} reservation(s)")
+        click.echo(f"  {recipient.user_name} ({recipient.user_id}): {len(recipient.reservation_ids)} reservation(s)"
+                   + (f", {len(recipient.escalated_ids)} escalation(s)" if recipient.escalated_ids else ""))
     for failure in result.failures:
         _err(f"  failed {failure.id}: {failure.error_code}: {failure.message}")
+    if result.error:
+        _err(f"  stopped: {result.error}")
 
 
 @cli.command()
@@ -725,6 +859,31 @@ def local_org_notifications(state_dir: Path | None, as_json: bool) -> int:
         click.echo(f"    {n.title}")
         click.echo(f"    {n.body}")
     _err(f"{len(notes)} notification(s)")
+    return 0
+
+
+@local_org.command("reset")
+@_state_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def local_org_reset(state_dir: Path | None, yes: bool) -> int:
+    """Delete the local org's data, credentials and certificates (settings.json and faults.json stay).
+
+    Refuses a folder that is not a local org state folder, or one being served.
+
+    \b
+    Example:
+      sfsync local-org reset --state ~/.local/share/sfsync/demo/org --yes
+    """
+    from sfsync.local_org.reset import check_resettable, reset_state_dir
+
+    state_dir = state_dir or default_state_dir()
+    state = check_resettable(state_dir)
+    if not yes and not click.confirm(f"Delete the local org in {state.path} (all its records)?", default=False):
+        raise click.Abort()
+    result = reset_state_dir(state.path)
+    click.echo(f"reset {result.state_dir}: removed {', '.join(result.removed) or 'nothing'}")
+    if result.kept:
+        click.echo(f"kept {', '.join(result.kept)}")
     return 0
 
 

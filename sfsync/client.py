@@ -108,6 +108,19 @@ class ActionResult:
     output_values: dict[str, Any] | None = None
 
 
+@dataclass
+class QueryPage:
+    """One page of a query result."""
+
+    records: list[dict]
+    total_size: int
+    done: bool
+
+
+# Per-item errors of a DML call that are worth retrying for the failed items only.
+LOCK_ERRORS = frozenset({"UNABLE_TO_LOCK_ROW"})
+
+
 class _Transient(Exception):
     """Worth another try; ``final`` is what the caller sees if the tries run out."""
 
@@ -203,16 +216,9 @@ class OrgClient:
     # ------------------------------------------------------------------ connection
     @classmethod
     def connect(cls, creds: OrgCredentials, retry: RetryPolicy | None = None) -> OrgClient:
-        """Log in (OAuth password flow) or adopt an access token; no REST call is made yet."""
+        """Log in by the org's configured method (sfsync.auth); no REST call is made yet."""
         client = cls(creds, retry)
-        if creds.username and creds.password:
-            client._login()
-        elif creds.access_token:
-            client._adopt_token(creds.access_token.get_secret_value(), client.instance_url)
-        else:
-            raise AuthenticationFailed(
-                f"org '{creds.name}' has neither username+password nor access_token configured"
-            )
+        client._login()
         return client
 
     @property
@@ -227,7 +233,9 @@ class OrgClient:
 
     @property
     def can_refresh(self) -> bool:
-        return bool(self._creds.username and self._creds.password)
+        from sfsync.auth import can_refresh
+
+        return can_refresh(self._creds)
 
     def _adopt_token(self, token: str, instance_url: str) -> None:
         self._token = token
@@ -243,48 +251,30 @@ class OrgClient:
         )
 
     def _login(self) -> None:
-        """OAuth 2.0 username-password flow against the configured instance.
+        """Log in (or log in again) by the org's method; the requests are sfsync.auth's.
 
-        We post the token request ourselves: simple-salesforce's own login builds its URL as
+        We post token requests ourselves: simple-salesforce's own login builds its URL as
         ``https://{domain}.salesforce.com``, so it cannot log in to a My Domain-less host such
-        as the local org on 127.0.0.1.
+        as the local org on 127.0.0.1. Only 5xx and dropped connections are retried here; a
+        refusal (AuthenticationFailed) never is.
         """
-        creds = self._creds
-        assert creds.username and creds.password
-        url = f"{creds.instance_url.rstrip('/')}/services/oauth2/token"
-        data = {
-            "grant_type": "password",
-            "username": creds.username,
-            "password": creds.password.get_secret_value(),
-        }
-        if creds.client_id:
-            data["client_id"] = creds.client_id
-        if creds.client_secret:
-            data["client_secret"] = creds.client_secret.get_secret_value()
+        from sfsync import auth
 
-        def attempt() -> dict:
-            response = self._send(lambda: self._http.post(url, data=data, headers={"Accept": "application/json"}), url)
-            if response.status_code >= 500:
-                raise _Transient(
-                    SalesforceApiError(
-                        f"login at {url} failed with HTTP {response.status_code}",
-                        status=response.status_code,
-                    )
-                )
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-                error = body.get("error") if isinstance(body, dict) else None
-                description = body.get("error_description") if isinstance(body, dict) else None
-                detail = f"{error}: {description}" if error else f"HTTP {response.status_code}"
-                raise AuthenticationFailed(f"login to {url} as {creds.username} refused ({detail})")
-            return body
+        def post(url: str, data: dict) -> requests.Response:
+            def attempt() -> requests.Response:
+                response = self._send(
+                    lambda: self._http.post(url, data=data, headers={"Accept": "application/json"}), url)
+                if response.status_code >= 500:
+                    raise _Transient(SalesforceApiError(
+                        f"login at {_safe_url(url)} failed with HTTP {response.status_code}",
+                        status=response.status_code))
+                return response
 
-        body = self._retrying(attempt, f"login at {url}")
-        logger.info("logged in to %s as %s", body.get("instance_url") or creds.instance_url, creds.username)
-        self._adopt_token(body["access_token"], body.get("instance_url") or creds.instance_url)
+            return self._retrying(attempt, f"login at {_safe_url(url)}")
+
+        result = auth.login(self._creds, post)
+        self.username, self.user_id = result.username, result.user_id
+        self._adopt_token(result.access_token, result.instance_url)
 
     # ------------------------------------------------------------------ call plumbing
     def _send(self, do: Callable[[], requests.Response], url: str) -> requests.Response:
@@ -375,15 +365,26 @@ class OrgClient:
     # ------------------------------------------------------------------ REST
     def query_pages(self, soql: str) -> Iterator[list[dict]]:
         """Yield each page of records of ``soql``, following nextRecordsUrl; one page in memory."""
+        for page in self.query_result_pages(soql):
+            yield page.records
+
+    def query_result_pages(self, soql: str) -> Iterator[QueryPage]:
+        """Like query_pages, with each page's totalSize and done flag (the last page has done=True).
+
+        A query locator that expired or was dropped (400 INVALID_QUERY_LOCATOR) surfaces as a
+        SalesforceApiError with that error_code; callers that page ``ORDER BY Id`` restart with
+        ``Id > last seen`` (keyset) instead of starting over.
+        """
         result = self._rest("query", lambda sf: sf.query(soql))
         page = 1
         while True:
             records = result.get("records", [])
             done = result.get("done", True)
             next_url = result.get("nextRecordsUrl")
+            total = result.get("totalSize", len(records))
             del result  # hold one page only
             logger.debug("query page %d: %d record(s)", page, len(records))
-            yield records
+            yield QueryPage(records=records, total_size=total, done=bool(done))
             del records
             if done:
                 return
@@ -428,6 +429,45 @@ class OrgClient:
     def update_records(self, records: list[dict], sobject: str | None = None) -> list[SaveResult]:
         """Update ``records`` by Id (allOrNone=false), 200 per request; results in input order."""
         return self._collection("PATCH", records, sobject)
+
+    def update_records_retrying(
+        self,
+        records: list[dict],
+        sobject: str | None = None,
+        *,
+        retry_codes: frozenset[str] = LOCK_ERRORS,
+        attempts: int = 3,
+        sleep: Callable[[float], None] | None = None,
+    ) -> list[SaveResult]:
+        """update_records, then again for the items that failed with ``retry_codes`` only.
+
+        UNABLE_TO_LOCK_ROW means another transaction held the row for a moment; the rest of the
+        chunk was saved (allOrNone=false), so only the locked items are sent again, after a
+        jittered exponential pause, at most ``attempts`` times in all.
+        """
+        import random
+        import time
+
+        pause = sleep or time.sleep
+        results: list[SaveResult | None] = list(self.update_records(records, sobject))
+        for attempt in range(1, attempts):
+            retry = [i for i, r in enumerate(results) if r is not None and not r.success
+                     and any(e.status_code in retry_codes for e in r.errors)]
+            if not retry:
+                break
+            wait = min(self._retry.max_wait, self._retry.multiplier * (2 ** (attempt - 1)))
+            logger.info("%d item(s) locked; retrying them (attempt %d of %d)", len(retry), attempt + 1, attempts)
+            pause(random.uniform(0, wait))
+            again = self.update_records([records[i] for i in retry], sobject)
+            for i, result in zip(retry, again, strict=True):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    @property
+    def api_remaining(self) -> int | None:
+        """Daily API requests left by the last Sforce-Limit-Info header (None before any REST answer)."""
+        usage = self._http.api_usage
+        return None if usage is None else max(0, usage[1] - usage[0])
 
     def invoke_standard_action(self, name: str, inputs: list[dict]) -> list[ActionResult]:
         """POST actions/standard/<name>; one ActionResult per input, in input order."""

@@ -65,6 +65,7 @@ def validate_tree(root: Path, *, schema_path: Path | None = None) -> ValidationR
             continue
         checked += 1
         problems.extend(_check_file(item, schema))
+    problems.extend(check_references(root, items))
     problems.sort(key=lambda p: (p.path, p.line, p.message))
     logger.info("validated %d files: %d problem(s)", checked, len(problems))
     return ValidationReport(files_checked=checked, problems=problems)
@@ -235,3 +236,290 @@ def _schema_message(message: str) -> str:
 def _suffix_label(item: SourceFile) -> str:
     meta = split_meta(item.path.name)
     return f".{meta[1]}{META}" if meta else item.path.name
+
+
+# --------------------------------------------------------------------------- references (offline)
+# What the schema cannot see: a name in one file that must exist as another component of the
+# tree. Standard objects and their standard fields are not in metadata/, so only names that
+# must be ours are checked: custom objects/fields (``__c``, ``__mdt``), our flows, classes,
+# labels, quick actions and custom permissions.
+
+# Fields every custom object has without a field file.
+CUSTOM_OBJECT_STANDARD_FIELDS = {
+    "id", "name", "ownerid", "createdbyid", "createddate", "lastmodifiedbyid", "lastmodifieddate", "systemmodstamp",
+    "isdeleted", "recordtypeid", "currencyisocode", "lastactivitydate", "lastvieweddate", "lastreferenceddate",
+}
+CUSTOM_METADATA_STANDARD_FIELDS = {"id", "developername", "masterlabel", "label", "qualifiedapiname",
+                                   "namespaceprefix", "language"}
+# The languages every label needs a text in (CustomLabel.language values).
+LABEL_LANGUAGES = {"en_US": "English", "ja": "Japanese"}
+FLOW_RECORD_ELEMENTS = ("recordLookups", "recordCreates", "recordUpdates", "recordDeletes")
+
+_LABEL_APEX_RE = re.compile(r"(?<![\w.$])(?:System\s*\.\s*)?Label\s*\.\s*([A-Za-z]\w*)")
+_APEX_FIELD_RE = re.compile(r"(?<![\w.])(\w+__(?:c|mdt))\s*\.\s*(\w+__c)\b")
+_APEX_FROM_RE = re.compile(r"\bFROM\s+(\w+__(?:c|mdt))\b", re.IGNORECASE)
+_FLOW_LABEL_RE = re.compile(r"\$Label\.(\w+)")
+_FLOW_RECORD_RE = re.compile(r"\$Record\.(\w+__c)\b")
+_LWC_SCHEMA_RE = re.compile(r"""['"]@salesforce/schema/(\w+)(?:\.([\w.]+))?['"]""")
+_LWC_LABEL_RE = re.compile(r"""['"]@salesforce/label/c\.(\w+)['"]""")
+_LWC_APEX_RE = re.compile(r"""['"]@salesforce/apex/(\w+)\.(\w+)['"]""")
+
+
+class _Tree:
+    """Names of the components the tree defines (lower case: API names are case-insensitive)."""
+
+    def __init__(self, items: list[SourceFile]):
+        self.objects: set[str] = set()
+        self.fields: dict[str, dict[str, SourceFile]] = {}
+        self.kinds: dict[str, set[str]] = {}
+        for item in items:
+            self.kinds.setdefault(item.type_name, set()).add(item.member.lower())
+            if item.type_name == "CustomObject" and item.kind == "object":
+                self.objects.add(item.member.lower())
+            elif item.type_name == "CustomField":
+                obj, _, field = item.member.partition(".")
+                self.fields.setdefault(obj.lower(), {})[field.lower()] = item
+            elif item.type_name == "CustomLabels" and item.root_type:
+                doc = _xml(item)
+                for el in doc.iter(_q("fullName")) if doc is not None else ():
+                    self.kinds.setdefault("CustomLabel", set()).add((el.text or "").strip().lower())
+
+    def has(self, type_name: str, name: str) -> bool:
+        return name.lower() in self.kinds.get(type_name, set())
+
+    def object_problem(self, obj: str) -> str | None:
+        if obj.lower() in self.objects or "__" not in obj:
+            return None  # ours, or a standard object (not in metadata/)
+        return f"object {obj} is not defined in metadata/ (no objects/{obj}/{obj}.object-meta.xml)"
+
+    def field_problem(self, obj: str, field: str) -> str | None:
+        o, f = obj.lower(), field.lower()
+        if o in self.objects:
+            standard = CUSTOM_METADATA_STANDARD_FIELDS if o.endswith("__mdt") else CUSTOM_OBJECT_STANDARD_FIELDS
+            if f in standard or f in self.fields.get(o, {}):
+                return None
+        elif "__" in obj:
+            return self.object_problem(obj)
+        elif not f.endswith("__c") or f in self.fields.get(o, {}):
+            return None  # a standard field of a standard object, or our custom field on it
+        return f"field {obj}.{field} is not defined in metadata/ (no objects/{obj}/fields/{field}.field-meta.xml)"
+
+
+def _xml(item: SourceFile) -> etree._Element | None:
+    try:
+        return etree.parse(str(item.path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+    except (etree.XMLSyntaxError, OSError):
+        return None  # reported by the per-file checks
+
+
+def _q(name: str) -> str:
+    return _NS_PREFIX + name
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _blank_comments(source: str) -> str:
+    """Apex/JS source with comments replaced by spaces (newlines kept, so line numbers hold)."""
+    def blank(m: re.Match) -> str:
+        return re.sub(r"[^\n]", " ", m.group(0))
+
+    return re.sub(r"//[^\n]*|/\*.*?\*/", blank, source, flags=re.DOTALL)
+
+
+def check_references(root: Path, items: list[SourceFile]) -> list[Problem]:
+    """Names used in layouts, flows, permission sets, quick actions, LWC and Apex exist in the tree;
+    custom fields have field-level access; labels have English and Japanese text."""
+    tree = _Tree(items)
+    out: list[Problem] = []
+
+    def problem(item: SourceFile, line: int | None, message: str | None) -> None:
+        if message:
+            out.append(Problem(path=item.rel, line=line or 1, message=message))
+
+    def must_have(item, el, type_name: str, name: str, what: str, where: str) -> None:
+        if name and not tree.has(type_name, name):
+            problem(item, el.sourceline if el is not None else 1, f"{what} {name} is not defined in metadata/ ({where})")
+
+    granted: set[str] = set()
+    for item in items:
+        suffix = item.path.name
+        if item.type_name == "Layout" and item.root_type:
+            doc = _xml(item)
+            obj = item.member.split("-", 1)[0]
+            if doc is None:
+                continue
+            problem(item, doc.sourceline, tree.object_problem(obj))
+            for el in doc.iter(_q("field")):
+                if el.getparent() is not None and etree.QName(el.getparent()).localname == "layoutItems":
+                    problem(item, el.sourceline, tree.field_problem(obj, (el.text or "").strip()))
+            for el in doc.iter(_q("quickActionName"), _q("actionName")):
+                name = (el.text or "").strip()
+                if name.startswith(f"{obj}.") and obj.lower() in tree.objects:
+                    must_have(item, el, "QuickAction", name, "quick action", "quickActions/")
+        elif item.type_name == "Flow" and item.root_type:
+            doc = _xml(item)
+            if doc is None:
+                continue
+            start_obj = doc.findtext(f"{_q('start')}/{_q('object')}")
+            for tag in (*FLOW_RECORD_ELEMENTS, "start"):
+                for el in doc.iter(_q(tag)):
+                    obj_el = el.find(_q("object"))
+                    obj = (obj_el.text or "").strip() if obj_el is not None else ""
+                    if not obj:
+                        continue
+                    problem(item, obj_el.sourceline, tree.object_problem(obj))
+                    for f in el.iter(_q("field"), _q("queriedFields")):
+                        problem(item, f.sourceline, tree.field_problem(obj, (f.text or "").strip()))
+            for el in doc.iter(_q("actionCalls")):
+                if (el.findtext(_q("actionType")) or "").strip() == "apex":
+                    name_el = el.find(_q("actionName"))
+                    must_have(item, name_el, "ApexClass", (name_el.text or "").strip() if name_el is not None else "",
+                              "Apex class", "classes/")
+            for el in doc.iter(_q("subflows")):
+                name_el = el.find(_q("flowName"))
+                must_have(item, name_el, "Flow", (name_el.text or "").strip() if name_el is not None else "",
+                          "flow", "flows/")
+            for el in doc.iter():
+                if not isinstance(el.tag, str) or not el.text:
+                    continue
+                for m in _FLOW_LABEL_RE.finditer(el.text):
+                    must_have(item, el, "CustomLabel", m.group(1), "label", "labels/CustomLabels.labels-meta.xml")
+                if start_obj:
+                    for m in _FLOW_RECORD_RE.finditer(el.text):
+                        problem(item, el.sourceline, tree.field_problem(start_obj.strip(), m.group(1)))
+        elif item.type_name == "PermissionSet" and item.root_type:
+            doc = _xml(item)
+            if doc is None:
+                continue
+            for fp in doc.iter(_q("fieldPermissions")):
+                f = fp.find(_q("field"))
+                name = (f.text or "").strip() if f is not None else ""
+                obj, _, field = name.partition(".")
+                problem(item, f.sourceline if f is not None else fp.sourceline,
+                        tree.field_problem(obj, field) if field else f"<fieldPermissions> names no field: '{name}'")
+                if (fp.findtext(_q("readable")) or "").strip() == "true":
+                    granted.add(name.lower())
+            for op in doc.iter(_q("objectPermissions")):
+                o = op.find(_q("object"))
+                if o is not None:
+                    problem(item, o.sourceline, tree.object_problem((o.text or "").strip()))
+            for el in doc.iter(_q("apexClass")):
+                must_have(item, el, "ApexClass", (el.text or "").strip(), "Apex class", "classes/")
+            for el in doc.iter(_q("flowName")):
+                must_have(item, el, "Flow", (el.text or "").strip(), "flow", "flows/")
+            for cp in doc.iter(_q("customPermissions")):
+                el = cp.find(_q("name"))
+                if el is not None:
+                    must_have(item, el, "CustomPermission", (el.text or "").strip(), "custom permission",
+                              "customPermissions/")
+        elif item.type_name == "QuickAction" and item.root_type:
+            doc = _xml(item)
+            if doc is None:
+                continue
+            obj = item.member.split(".", 1)[0] if "." in item.member else ""
+            if obj:
+                problem(item, doc.sourceline, tree.object_problem(obj))
+            target = (doc.findtext(_q("targetObject")) or "").strip() or obj
+            if target and target != obj:
+                problem(item, doc.find(_q("targetObject")).sourceline, tree.object_problem(target))
+            flow = doc.find(_q("flowDefinition"))
+            if flow is not None:
+                must_have(item, flow, "Flow", (flow.text or "").strip(), "flow", "flows/")
+            if target:
+                for f in doc.iter(_q("field")):
+                    problem(item, f.sourceline, tree.field_problem(target, (f.text or "").strip()))
+        elif item.type_name == "LightningComponentBundle" and suffix.endswith(".js") and "__" not in suffix:
+            text = _blank_comments(item.path.read_text(encoding="utf-8", errors="replace"))
+            for m in _LWC_SCHEMA_RE.finditer(text):
+                line = _line_of(text, m.start())
+                obj, path = m.group(1), m.group(2)
+                first = path.split(".")[0] if path else None
+                if first and not first.endswith("__r") and "." not in path:
+                    problem(item, line, tree.field_problem(obj, first))
+                else:
+                    problem(item, line, tree.object_problem(obj))
+            for m in _LWC_LABEL_RE.finditer(text):
+                if not tree.has("CustomLabel", m.group(1)):
+                    problem(item, _line_of(text, m.start()), f"label {m.group(1)} is not defined in metadata/ "
+                                                             "(labels/CustomLabels.labels-meta.xml)")
+            for m in _LWC_APEX_RE.finditer(text):
+                if not tree.has("ApexClass", m.group(1)):
+                    problem(item, _line_of(text, m.start()), f"Apex class {m.group(1)} is not defined in "
+                                                             "metadata/ (classes/)")
+        elif item.kind == "content" and item.type_name in ("ApexClass", "ApexTrigger"):
+            text = _blank_comments(item.path.read_text(encoding="utf-8", errors="replace"))
+            for m in _LABEL_APEX_RE.finditer(text):
+                if not tree.has("CustomLabel", m.group(1)):
+                    problem(item, _line_of(text, m.start()), f"label {m.group(1)} is not defined in metadata/ "
+                                                             "(labels/CustomLabels.labels-meta.xml)")
+            for m in _APEX_FIELD_RE.finditer(text):
+                problem(item, _line_of(text, m.start()), tree.field_problem(m.group(1), m.group(2)))
+            for m in _APEX_FROM_RE.finditer(text):
+                problem(item, _line_of(text, m.start(1)), tree.object_problem(m.group(1)))
+
+    out.extend(_check_field_access(tree, granted))
+    out.extend(_check_label_languages(items))
+    return out
+
+
+def _check_field_access(tree: _Tree, granted: set[str]) -> list[Problem]:
+    """Every custom field of a custom object is readable through some permission set. Required and
+    master-detail fields are left out: Salesforce refuses field permissions for them."""
+    if "PermissionSet" not in tree.kinds:
+        return []  # a tree without permission sets grants access some other way
+    out = []
+    for obj, fields in tree.fields.items():
+        if obj.endswith("__mdt"):
+            continue  # custom metadata access is per type, not per field
+        for name, item in fields.items():
+            doc = _xml(item)
+            if doc is None:
+                continue
+            required = (doc.findtext(_q("required")) or "").strip() == "true"
+            if required or (doc.findtext(_q("type")) or "").strip() == "MasterDetail":
+                continue
+            if item.member.lower() not in granted:
+                out.append(Problem(path=item.rel, line=doc.sourceline or 1, message=(
+                    f"no permission set grants read access to {item.member}: add a <fieldPermissions> entry for it "
+                    "to a permission set in permissionsets/")))
+    return out
+
+
+def _check_label_languages(items: list[SourceFile]) -> list[Problem]:
+    """Each custom label has its text in every language of LABEL_LANGUAGES: the label's own
+    <language>, the others in translations/<language>.translation-meta.xml."""
+    labels = [i for i in items if i.type_name == "CustomLabels" and i.root_type]
+    if not labels:
+        return []
+    translated: dict[str, set[str]] = {}
+    translation_files: dict[str, str] = {}
+    for item in items:
+        if item.type_name == "Translations" and item.root_type:
+            doc = _xml(item)
+            if doc is None:
+                continue
+            translation_files[item.member] = item.rel
+            translated[item.member] = {
+                (cl.findtext(_q("name")) or "").strip().lower() for cl in doc.iter(_q("customLabels"))
+                if (cl.findtext(_q("label")) or "").strip()}
+    out = []
+    for item in labels:
+        doc = _xml(item)
+        if doc is None:
+            continue
+        for label in doc.iter(_q("labels")):
+            name_el = label.find(_q("fullName"))
+            name = (name_el.text or "").strip() if name_el is not None else ""
+            own = (label.findtext(_q("language")) or "").strip()
+            for language, language_name in LABEL_LANGUAGES.items():
+                if language == own and (label.findtext(_q("value")) or "").strip():
+                    continue
+                if name.lower() in translated.get(language, set()):
+                    continue
+                where = translation_files.get(language, f"translations/{language}.translation-meta.xml")
+                out.append(Problem(path=item.rel, line=(name_el if name_el is not None else label).sourceline or 1,
+                                   message=f"label {name} has no {language_name} text: add <customLabels> with "
+                                           f"<name>{name}</name> and a <label> to {where}"))
+    return out

@@ -60,3 +60,44 @@ def test_state_dir_from_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("SFSYNC_STATE_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_state_dir() == tmp_path / "xdg" / "sfsync" / "local-org"
+
+
+def test_each_login_method_is_inferred_from_its_fields(tmp_path):
+    path = write(tmp_path, '[orgs.prod]\nlogin_url = "https://login.salesforce.com"\nusername = "ci@x.example"\n'
+                           'client_id = "3MVG9"\nprivate_key_file = "keys/server.key"\n'
+                           '[orgs.ci]\nsfdx_auth_url = "force://PlatformCLI::5Aep@x.my.salesforce.com"\n'
+                           '[orgs.uat]\nsf_alias = "dealer-uat"\n'
+                           '[orgs.tok]\ninstance_url = "https://x.my.salesforce.com"\naccess_token = "00D!t"\n')
+    assert [resolve_org(n, path).method for n in ("prod", "ci", "uat", "tok")] == [
+        "jwt", "sfdx_url", "sf_alias", "access_token"]
+
+
+def test_missing_field_of_an_explicit_method_is_named(tmp_path):
+    path = write(tmp_path, '[orgs.prod]\nauth = "jwt"\nusername = "ci@x.example"\nlogin_url = "https://login.salesforce.com"\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_org("prod", path)
+    assert str(info.value) == "org 'prod' has invalid or missing client_id, private_key_file for login method 'jwt'"
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = write(tmp_path, '[orgs.s]\ninstance_url = "https://x"\naccess_token = "t"\npasword = "oops"\n')
+    with pytest.raises(ConfigError) as info:
+        resolve_org("s", path)
+    assert str(info.value) == "org 's' has invalid or missing pasword"
+    assert "oops" not in str(info.value)
+
+
+def test_org_list_shows_no_secret(tmp_path, monkeypatch):
+    from sfsync.config import list_orgs
+
+    path = write(tmp_path, '[orgs.staging]\ninstance_url = "https://x.my.salesforce.com"\nusername = "u@x"\n'
+                           'password = "pw-secret"\nsecurity_token = "tok-secret"\n[orgs.broken]\nusername = "b@x"\n')
+    monkeypatch.setenv("SFSYNC_ORG_CI_SFDX_AUTH_URL", "force://c::refresh-secret@x.my.salesforce.com")
+    listed = list_orgs(path)
+    assert [o.org_name if isinstance(o, ConfigError) else o.name for o in listed] == ["broken", "ci", "staging"]
+    assert str(listed[0]) == "org 'broken' has invalid or missing instance_url, password"
+    assert listed[1].public_view() == {"name": "ci", "method": "sfdx_url", "api_version": "66.0",
+                                       "sfdx_auth_url": "(set)"}
+    assert listed[2].public_view() == {"name": "staging", "method": "password",
+                                       "instance_url": "https://x.my.salesforce.com", "username": "u@x",
+                                       "api_version": "66.0", "password": "(set)", "security_token": "(set)"}

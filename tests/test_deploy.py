@@ -119,8 +119,9 @@ def test_parse_failed_result_keeps_every_failure():
     assert [f.model_dump() for f in status.test_failures] == [{
         "class_name": "ReservationGuardTest", "method_name": "refusesOverlap",
         "message": "System.AssertException: Assertion Failed: overlap must be refused",
-        "stack_trace": "Class.ReservationGuardTest.refusesOverlap: line 42, column 1",
+        "stack_trace": "Class.ReservationGuardTest.refusesOverlap: line 42, column 1", "time_ms": 40.0,
     }]
+    assert (status.tests_run, status.tests_total_time_ms, status.component_warnings) == (3, 120.0, [])
 
 
 def test_unknown_status_is_an_error_not_a_reason_to_poll():
@@ -179,3 +180,81 @@ def test_done_with_a_running_status_is_refused():
     client = ScriptedMetadataClient([("InProgress", True)])
     with pytest.raises(DeployFailed, match="says done but its status is 'InProgress'"):
         wait_for_deploy(client, "0Af000000000001AAA", wait_seconds=60, sleep=lambda s: None)
+
+
+# ---------------------------------------------------------------- tests, production, exit codes, JUnit
+
+@pytest.mark.parametrize("is_sandbox, edition, production", [
+    (False, "Enterprise Edition", True), (False, "Unlimited Edition", True), (True, "Enterprise Edition", False),
+    (False, "Developer Edition", False),
+])
+def test_production_is_a_non_sandbox_that_is_not_a_developer_edition(is_sandbox, edition, production):
+    assert deploy_module.is_production(is_sandbox, edition) is production
+
+
+def test_resolve_tests_defaults_and_refusals():
+    resolve = deploy_module.resolve_tests
+    level = deploy_module.TestLevel
+    project = ["ReservationGuardServiceTest"]
+    assert resolve(None, production=True, org_name="p", project_tests=project) == (level.RUN_SPECIFIED_TESTS, project)
+    assert resolve(None, production=False, org_name="s", project_tests=[]) == (None, [])
+    assert resolve(level.RUN_LOCAL_TESTS, production=True, org_name="p", project_tests=project) == (
+        level.RUN_LOCAL_TESTS, [])
+    assert resolve(None, production=False, org_name="s", project_tests=project, run_tests=["OtherTest"]) == (
+        level.RUN_SPECIFIED_TESTS, ["OtherTest"])
+    assert resolve(level.NO_TEST_RUN, production=False, org_name="s", project_tests=project) == (level.NO_TEST_RUN, [])
+    with pytest.raises(deploy_module.UsageError, match="^p is a production org"):
+        resolve(level.NO_TEST_RUN, production=True, org_name="p", project_tests=project)
+    with pytest.raises(deploy_module.UsageError, match="needs test classes: the project has none"):
+        resolve(level.RUN_SPECIFIED_TESTS, production=False, org_name="s", project_tests=[])
+    with pytest.raises(deploy_module.UsageError, match="only applies to --test-level RunSpecifiedTests"):
+        resolve(level.RUN_LOCAL_TESTS, production=False, org_name="s", project_tests=[], run_tests=["X"])
+
+
+@pytest.mark.parametrize("status, done, code", [
+    ("Succeeded", True, 0), ("Failed", True, 1), ("Canceled", True, 1), ("SucceededPartial", True, 68),
+    ("InProgress", False, 69), ("Pending", False, 69), ("Canceling", False, 69), ("Finalizing", False, 69),
+])
+def test_exit_codes_follow_the_sf_cli(status, done, code):
+    xml = (FAILED_RESULT.replace("<status>Failed</status>", f"<status>{status}</status>")
+           .replace("<done>true</done>", f"<done>{'true' if done else 'false'}</done>"))
+    assert deploy_module.exit_code(parse_deploy_result(etree.fromstring(xml))) == code
+
+
+def test_junit_has_a_suite_for_tests_and_one_for_component_failures():
+    from sfsync.junit import junit_xml
+
+    root = etree.fromstring(junit_xml(parse_deploy_result(etree.fromstring(FAILED_RESULT))))
+    tests, components = root.findall("testsuite")
+    assert [(c.get("classname"), c.get("name"), c.find("failure").get("message")) for c in tests.findall("testcase")] == [
+        ("ReservationGuardTest", "refusesOverlap", "System.AssertException: Assertion Failed: overlap must be refused")]
+    assert (components.get("name"), components.get("failures")) == ("sfsync.deploy.components", "1")
+    failure = components.find("testcase/failure")
+    assert (failure.get("message"), failure.text) == (
+        "Picklist value: Done not found", "objects/Test_Drive_Reservation__c.object:120:13: Picklist value: Done not found")
+
+
+def test_quick_deploy_and_cancel_bodies():
+    assert _children(deploy_module.quick_deploy_request_xml("0Af000000000001AAA"), ".") == [
+        ("validationId", "0Af000000000001AAA")]
+    assert _children(deploy_module.cancel_request_xml("0Af000000000001AAA"), ".") == [("String", "0Af000000000001AAA")]
+
+
+def test_destructive_changes_are_added_beside_package_xml():
+    import io
+    import zipfile
+
+    from sfsync.packaging import build_package
+    from pathlib import Path
+
+    package = build_package(Path(__file__).resolve().parents[1])
+    out = deploy_module.with_destructive_changes(package.zip_bytes, [("CustomField", "Test_Drive_Reservation__c.Old__c")],
+                                                 "66.0")
+    archive = zipfile.ZipFile(io.BytesIO(out))
+    original = zipfile.ZipFile(io.BytesIO(package.zip_bytes))
+    assert archive.namelist() == original.namelist() + ["destructiveChangesPost.xml"]
+    assert all(archive.read(n) == original.read(n) for n in original.namelist())
+    manifest = etree.fromstring(archive.read("destructiveChangesPost.xml"))
+    assert [(c.tag.replace(M, ""), c.text) for c in manifest.iter() if c.text and c.text.strip()] == [
+        ("members", "Test_Drive_Reservation__c.Old__c"), ("name", "CustomField"), ("version", "66.0")]
+    assert deploy_module.with_destructive_changes(package.zip_bytes, [], "66.0") == package.zip_bytes
