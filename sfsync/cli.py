@@ -706,7 +706,11 @@ def worker_cmd(every: str, **p) -> int:
         except (AuthenticationFailed, UsageError):
             raise
         except SfsyncError as exc:
-            return 1 if isinstance(exc, ConfigError) else exc.exit_code
+            code = 1 if isinstance(exc, ConfigError) else exc.exit_code
+            # Long-running: no "error:" line from main() per run, so the run's failure is a JSON line.
+            logging.getLogger("sfsync.worker.events").error("run_failed", extra={"event": {
+                "event": "run_failed", "org": p["target_org"], "exit_code": code, "error": str(exc)}})
+            return code
 
     try:
         return run_every(interval, once, stop)

@@ -171,3 +171,80 @@ def test_soql_string_leaves_like_wildcards_alone():
 def test_soql_string_refuses_other_control_characters():
     with pytest.raises(ValueError, match="U\\+0000"):
         soql_string("a\x00b")
+
+
+# ---------------------------------------------------------------------------- overdue worker rules
+from sfsync.domain import (  # noqa: E402 - grouped with the worker rules they test
+    MANAGER_INACTIVE,
+    NO_MANAGER,
+    NO_OWNER,
+    NO_STORE,
+    NO_VEHICLE,
+    NoRecipient,
+    NoticeRecipient,
+    StaffUser,
+    escalation_cutoff,
+    escalation_recipient,
+    first_notice_recipient,
+    is_due_for_escalation,
+    notice_language,
+)
+
+OWNER = StaffUser("005000000000001AAA", "佐藤 花子", True, "ja")
+MANAGER = StaffUser("005000000000009AAJ", "Ken Store", True, "en_US")
+
+
+def test_escalation_cutoff_counts_calendar_days_in_the_zone():
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=JST)
+    assert escalation_cutoff(now, 7, "Asia/Tokyo") == datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # 11-27 00:00 JST
+
+
+def test_escalation_is_due_seven_calendar_days_after_the_first_notice_and_only_once():
+    now = datetime(2026, 12, 3, 0, 1, tzinfo=JST)
+    late_on_day_minus_7 = datetime(2026, 11, 26, 23, 59, tzinfo=JST)
+    day_minus_6 = datetime(2026, 11, 27, 0, 0, tzinfo=JST)
+    assert is_due_for_escalation(late_on_day_minus_7, None, now=now) is True
+    assert is_due_for_escalation(day_minus_6, None, now=now) is False
+    assert is_due_for_escalation(late_on_day_minus_7, now, now=now) is False
+    assert is_due_for_escalation(None, None, now=now) is False
+    with pytest.raises(NaiveDatetimeError):
+        is_due_for_escalation(datetime(2026, 11, 1), None, now=now)
+
+
+@pytest.mark.parametrize("key, language", [("ja", "ja"), ("ja_JP", "ja"), ("JA-jp", "ja"), ("en_US", "en"),
+                                           ("fr", "en"), (None, "en"), ("", "en")])
+def test_notice_language_from_language_locale_key(key, language):
+    assert notice_language(key) == language
+
+
+def test_active_owner_is_told_in_their_language():
+    assert first_notice_recipient(OWNER, has_vehicle=False, has_store=False, manager=None) == NoticeRecipient(
+        "005000000000001AAA", "佐藤 花子", "ja", "owner")
+
+
+def test_inactive_owner_hands_over_to_the_store_manager():
+    inactive = StaffUser("005000000000001AAA", "佐藤 花子", False, "ja")
+    assert first_notice_recipient(inactive, has_vehicle=True, has_store=True, manager=MANAGER) == NoticeRecipient(
+        "005000000000009AAJ", "Ken Store", "en", "manager")
+
+
+@pytest.mark.parametrize("has_vehicle, has_store, manager, code", [
+    (False, False, MANAGER, NO_VEHICLE),
+    (True, False, MANAGER, NO_STORE),
+    (True, True, None, NO_MANAGER),
+    (True, True, StaffUser("005000000000009AAJ", "Ken Store", False, "en_US"), MANAGER_INACTIVE),
+])
+def test_unreachable_recipients_are_reported_with_a_code(has_vehicle, has_store, manager, code):
+    inactive = StaffUser("005000000000001AAA", "佐藤 花子", False, "ja")
+    choice = first_notice_recipient(inactive, has_vehicle=has_vehicle, has_store=has_store, manager=manager)
+    assert isinstance(choice, NoRecipient) and choice.code == code
+    assert escalation_recipient(has_vehicle=has_vehicle, has_store=has_store, manager=manager).code == code
+
+
+def test_no_owner_and_escalation_messages_are_exact():
+    assert first_notice_recipient(None, has_vehicle=True, has_store=True, manager=MANAGER) == NoRecipient(
+        NO_OWNER, "the reservation's Opportunity has no owner")
+    assert escalation_recipient(has_vehicle=True, has_store=True, manager=None) == NoRecipient(
+        NO_MANAGER, "escalation goes to the store manager, and the store has no manager "
+        "(Dealer_Store__c.Manager__c is empty)")
+    assert escalation_recipient(has_vehicle=True, has_store=True, manager=MANAGER).role == "manager"
