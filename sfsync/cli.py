@@ -751,14 +751,18 @@ def demo(project: Path | None, demo_dir: Path | None, now_text: str | None, seed
                       progress=lambda message: _err(f"demo: {message}"))
     w = result.worker
     click.echo("")
-    click.echo(f"Deployed {result.deploy.components_deployed} components; loaded {result.dataset.reservations} "
+    click.echo(f"Deployed {result.deploy.components_deployed}/{result.deploy.components_total} components; loaded {result.dataset.reservations} "
                f"reservations for {result.dataset.opportunities} opportunities ({result.load_api_calls} API calls).")
     click.echo(f"Overdue reservations (not completed or cancelled 10+ days after their start): {w.overdue}")
-    click.echo(f"Notified {w.notified} reservation(s) to {len(w.recipients)} staff member(s), "
-               f"{w.failed} failed, using {w.api_calls} API call(s):")
-    for recipient in sorted(w.recipients, key=lambda r: -len(r.reservation_ids)):
-        click.echo(f"  {recipient.user_name}: {len(recipient.reservation_ids)} reservation(s), "
-                   f"e.g. {', '.join(recipient.reservation_ids[:3])}")
+    click.echo(f"Notified {w.notified} reservation(s) and escalated {w.escalated} to store managers "
+               f"(still unprocessed 7+ days after their first notice); {w.failed} failed; {w.api_calls} API call(s).")
+    click.echo("Who was told:")
+    for recipient in sorted(w.recipients, key=lambda r: -(len(r.reservation_ids) + len(r.escalated_ids))):
+        parts = [f"{len(recipient.reservation_ids)} overdue"] if recipient.reservation_ids else []
+        if recipient.escalated_ids:
+            parts.append(f"{len(recipient.escalated_ids)} escalated")
+        sample = ", ".join((recipient.reservation_ids + recipient.escalated_ids)[:3])
+        click.echo(f"  {recipient.user_name}: {' + '.join(parts)} (e.g. {sample})")
     state_arg = f" --state {result.state_dir}"
     click.echo("")
     click.echo("Look at the notifications:")

@@ -33,7 +33,6 @@ from tenacity import (
 from sfsync.config import OrgCredentials
 from sfsync.errors import (
     ApiLimitExceeded,
-    AuthenticationFailed,
     ConfigError,
     OrgUnreachable,
     SalesforceApiError,

@@ -9,7 +9,7 @@ import pytest
 
 from sfsync.dataset import build_demo_dataset
 from sfsync.demo import DEMO_MARKER, run_demo
-from sfsync.domain import is_overdue
+from sfsync.domain import is_due_for_escalation, is_overdue
 from sfsync.errors import UsageError
 from sfsync.local_org import list_notifications
 
@@ -27,6 +27,15 @@ def expected_overdue_count(now: datetime) -> int:
     )
 
 
+def expected_escalation_count(now: datetime) -> int:
+    """Notified earlier, still Scheduled, first notice 7+ calendar days ago."""
+    return sum(
+        1 for r in build_demo_dataset(now).records
+        if r.sobject == "Test_Drive_Reservation__c" and r.fields["Status__c"] == "Scheduled"
+        and is_due_for_escalation(r.fields.get("Overdue_Notified_At__c"), None, now=now)
+    )
+
+
 def test_demo_runs_the_whole_job(tmp_path, repo_root):
     messages = []
     result = run_demo(repo_root, tmp_path / "demo", NOW, progress=messages.append)
@@ -39,8 +48,11 @@ def test_demo_runs_the_whole_job(tmp_path, repo_root):
     assert expected > 50
     assert (result.worker.overdue, result.worker.notified, result.worker.failed) == (expected, expected, 0)
     assert len(set(result.worker.notified_ids)) == expected
+    escalations = expected_escalation_count(NOW)
+    assert escalations > 5
+    assert (result.worker.escalations_due, result.worker.escalated) == (escalations, escalations)
     notes = list_notifications(result.state_dir)
-    assert sorted(n.target_id for n in notes) == sorted(result.worker.notified_ids)
+    assert sorted(n.target_id for n in notes) == sorted(result.worker.notified_ids + result.worker.escalated_ids)
     assert messages[0].startswith("local org serving at https://127.0.0.1:")
     assert result.state_dir == tmp_path / "demo" / "org"
 
@@ -62,3 +74,4 @@ def test_demo_starts_fresh_each_run(tmp_path, repo_root):
     result = run_demo(repo_root, demo_dir, NOW)
     assert not (demo_dir / "stale.txt").exists()
     assert result.worker.notified == expected_overdue_count(NOW)
+    assert result.worker.escalated == expected_escalation_count(NOW)

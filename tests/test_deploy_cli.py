@@ -76,7 +76,7 @@ def organization(is_sandbox: bool, edition: str) -> dict:
 
 def token_body(token: str) -> dict:
     return {"access_token": token, "instance_url": INSTANCE, "token_type": "Bearer", "issued_at": "1764753600000",
-            "id": f"https://login.salesforce.com/id/00D5g000004XyZ1EAK/0055g00000AbCdEAAA", "signature": "c2ln"}
+            "id": "https://login.salesforce.com/id/00D5g000004XyZ1EAK/0055g00000AbCdEAAA", "signature": "c2ln"}
 
 
 class FakeClock:
