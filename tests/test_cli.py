@@ -24,7 +24,9 @@ def test_version(capsys):
 
 @pytest.mark.parametrize("command", [
     ["validate"], ["package"], ["deploy"], ["notify-overdue"], ["demo"],
-    ["local-org", "serve"], ["local-org", "info"], ["local-org", "notifications"],
+    ["local-org", "serve"], ["local-org", "info"], ["local-org", "notifications"], ["local-org", "reset"],
+    ["worker"], ["plan"], ["org", "list"], ["org", "check"],
+    ["deploy", "report"], ["deploy", "resume"], ["deploy", "quick"], ["deploy", "cancel"],
 ])
 def test_every_command_help_shows_an_example(capsys, command):
     code, out, _ = run_cli(capsys, *command, "--help")
