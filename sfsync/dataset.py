@@ -208,7 +208,9 @@ def build_demo_dataset(now: datetime, *, seed: int = 7, time_zone: str = "Asia/T
                 Grade__c=grade, Powertrain__c=powertrain, Store__c=Ref(f"store:{code}"), Active__c=True,
             ), (brand, model, grade, powertrain)))
 
-    store_opps: list[list[tuple[str, str]]] = [[] for _ in STORES]
+    # Per store, the opportunities by the model the customer is interested in: a test drive of a
+    # car goes to a customer of that model.
+    store_opps: list[dict[str, list[tuple[str, str]]]] = [{} for _ in STORES]
     for s_index, (code, _) in enumerate(STORES):
         for n in range(OPPORTUNITIES_PER_STORE):
             (sur, sur_r), (given, given_r) = rng.choice(SURNAMES), rng.choice(GIVEN_NAMES)
@@ -223,7 +225,7 @@ def build_demo_dataset(now: datetime, *, seed: int = 7, time_zone: str = "Asia/T
             ds.add(f"opportunity:{key}", "Opportunity", Name=f"{sur} {given}様 {model} 商談",
                    AccountId=Ref(f"account:{key}"), ContactId=Ref(f"contact:{key}"),
                    OwnerId=Ref(rng.choice(store_staff[s_index])), StageName=stage, CloseDate=close)
-            store_opps[s_index].append((f"opportunity:{key}", sur))
+            store_opps[s_index].setdefault(model, []).append((f"opportunity:{key}", sur))
 
     count = 0
     for s_index, vehicle_key, (brand, model, grade, powertrain) in vehicles:
@@ -243,7 +245,8 @@ def build_demo_dataset(now: datetime, *, seed: int = 7, time_zone: str = "Asia/T
                 status, notified = _status_for(start, now, rng)
                 if status == "Completed" and start + timedelta(minutes=60) > now:
                     status = "Scheduled"  # a drive is completed after it ended (actual end not in the future)
-                opp_key, surname = rng.choice(store_opps[s_index])
+                candidates = store_opps[s_index].get(model) or [o for os_ in store_opps[s_index].values() for o in os_]
+                opp_key, surname = rng.choice(candidates)
                 fields = dict(
                     Name=f"{surname}様{model}モデル試乗", Opportunity__c=Ref(opp_key), Vehicle__c=Ref(vehicle_key),
                     Model__c=model, Variation__c=grade, Powertrain__c=powertrain,

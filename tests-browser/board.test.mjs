@@ -1,7 +1,8 @@
 // Headless Chromium (Debian's /usr/bin/chromium through playwright-core) on `npm run preview`:
 // at a desktop and a phone width, every mock booking is drawn in its car's row at its time,
 // the page never scrolls sideways (only the timeline does), a free slot books, and a slot taken
-// meanwhile shows the guard's error. Screenshots go to docs/screenshots/.
+// meanwhile shows the guard's error. Screenshots go to build/screenshots/ (git-ignored), or to
+// $SCREENSHOT_DIR: `npm run screenshots` refreshes the README's docs/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { chromium } from 'playwright-core';
 import { startPreview } from '../preview/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SHOTS = path.join(ROOT, 'docs', 'screenshots');
+const SHOTS = path.resolve(ROOT, process.env.SCREENSHOT_DIR || path.join('build', 'screenshots'));
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const DAY = '2026-12-03';
 const TOKYO_OFFSET_MS = 9 * 3600 * 1000;

@@ -47,6 +47,12 @@ def test_mix_of_statuses_and_some_overdue(demo):
     assert 50 <= len(overdue) <= 300
 
 
+def test_each_test_drive_is_of_the_model_its_opportunity_is_about(demo):
+    opportunity_names = {r.key: r.fields["Name"] for r in demo.records if r.sobject == "Opportunity"}
+    for r in reservations(demo):
+        assert f" {r.fields['Model__c']} 商談" in opportunity_names[r.fields["Opportunity__c"].key], r.key
+
+
 def test_no_demo_car_is_double_booked(demo):
     by_car = defaultdict(list)
     for r in reservations(demo):
