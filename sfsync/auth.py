@@ -32,7 +32,7 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sfsync.config import OrgCredentials
+from sfsync.config import DEFAULT_LOGIN_URL, OrgCredentials
 from sfsync.errors import AuthenticationFailed, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The JWT bearer flow accepts an assertion whose exp is at most 3 minutes ahead.
 JWT_LIFETIME_SECONDS = 180
-DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 SF_TIMEOUT_SECONDS = 120
 
 # post(url, form) -> response; supplied by the client (retries, counting and TLS live there).

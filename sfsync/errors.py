@@ -72,3 +72,13 @@ class DeployFailed(SfsyncFailure):
 
 class LocalOrgError(SfsyncFailure):
     """The local org's state folder is missing, corrupt or foreign, or its server cannot start."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived during a command that does not handle it itself (see ``cli.main``).
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way up
+    swallows it while the ``with`` blocks and ``finally`` clauses still clean up.
+    """
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process killed by it

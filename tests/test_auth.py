@@ -186,3 +186,22 @@ def test_sf_not_installed_says_what_to_do():
         auth.sf_alias_login(OrgCredentials(name="uat", sf_alias="uat"), which=lambda name: None)
     assert str(info.value).startswith("org 'uat' uses the Salesforce CLI alias 'uat', but 'sf' is not on PATH: "
                                       "install the Salesforce CLI")
+
+
+def test_jwt_org_from_environment_alone_logs_in_at_login_salesforce_com(rsps, tmp_path, monkeypatch):
+    """The README's operator set-up: SFSYNC_ORG_PROD_AUTH=jwt + USERNAME, CLIENT_ID, PRIVATE_KEY_FILE."""
+    from sfsync.config import resolve_org
+
+    _, path = _key_file(tmp_path)
+    (tmp_path / "sfsync.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("SFSYNC_CONFIG", str(tmp_path / "sfsync.toml"))
+    for field, value in (("AUTH", "jwt"), ("USERNAME", "ci@dealer.example"), ("CLIENT_ID", "3MVG9cid"),
+                         ("PRIVATE_KEY_FILE", str(path))):
+        monkeypatch.setenv(f"SFSYNC_ORG_PROD_{field}", value)
+    rsps.add(responses.POST, "https://login.salesforce.com/services/oauth2/token", json=token_body("tok-jwt"))
+    result = auth.jwt_login(resolve_org("prod"), lambda url, data: requests.post(url, data=data),
+                            now=lambda: 1_764_000_000)
+    claims = json.loads(_b64decode(form(rsps.calls[0])["assertion"].split(".")[1]))
+    assert claims == {"iss": "3MVG9cid", "sub": "ci@dealer.example", "aud": "https://login.salesforce.com",
+                      "exp": 1_764_000_180}
+    assert (result.access_token, result.instance_url) == ("tok-jwt", INSTANCE)

@@ -362,3 +362,26 @@ def test_unique_and_length_checks_on_custom_fields(org):
                          "errorCode": "STRING_TOO_LONG", "fields": ["Code__c"]}]
     # Updating a record to its own value is not a duplicate.
     assert sf.Car__c.update(first, {"Code__c": "S1"}) == 204
+
+
+@pytest.mark.parametrize("field, line, problem", [
+    ("<fullName>T__c</fullName><label>T</label>\n<type>Text</type>", "3",
+     "Must specify 'length' for a CustomField of type Text"),
+    ("<fullName>T__c</fullName><label>T</label><type>Text</type>\n<length>0</length>", "4",
+     "Length must be between 1 and 255"),
+    ("<fullName>T__c</fullName><label>T</label><type>Text</type>\n<length>256</length>", "4",
+     "Length must be between 1 and 255"),
+    ("<fullName>T__c</fullName><label>T</label><type>Text</type>\n<length>ten</length>", "4",
+     "'ten' is not a valid value for the type xsd:int"),
+    ("<fullName>T__c</fullName><label>T</label><type>LongTextArea</type><visibleLines>3</visibleLines>", "3",
+     "Must specify 'length' for a CustomField of type LongTextArea"),
+])
+def test_text_field_needs_a_valid_length(org, field, line, problem):
+    srv, session, _ = org
+    job_id, status = deploy(org, {"objects/Car__c.object": object_xml(f"    <fields>{field}</fields>")})
+    assert status["state"] == "Failed"
+    failure = soap_check(org, job_id).find("m:details/m:componentFailures", NS)
+    assert [failure.findtext(f"m:{tag}", namespaces=NS) for tag in
+            ("componentType", "fileName", "fullName", "lineNumber", "problem", "problemType")] == [
+        "CustomField", "objects/Car__c.object", "Car__c.T__c", line, problem, "Error"]
+    assert session.get(srv.instance_url + V + "/sobjects/Car__c").status_code == 404  # nothing applied

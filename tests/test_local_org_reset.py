@@ -72,11 +72,21 @@ def test_reset_refuses_foreign_credentials_and_extra_files(state):
 def test_reset_refuses_a_served_org(tmp_path):
     path = tmp_path / "org"
     with LocalOrgServer(path):
-        # server.json names this process; another live process is what reset must respect.
-        (path / "server.json").write_text(json.dumps({"pid": os.getppid(), "port": 1, "instance_url": "x"}))
+        # The server's lock decides (it names the serving pid), even with server.json gone.
+        (path / "server.json").unlink()
         with pytest.raises(LocalOrgError) as err:
             reset_state_dir(path)
-        assert str(err.value) == f"{path}: the local org is being served (pid {os.getppid()}); stop it first"
+        assert str(err.value) == f"{path}: the local org is being served (pid {os.getpid()}); stop it first"
+        assert (path / "credentials.json").exists()
+
+
+def test_stale_server_json_of_a_killed_server_does_not_block_reset(state):
+    # A killed server leaves server.json (and its lock file) behind, but its lock died with it.
+    (state / "server.json").write_text(json.dumps({"pid": os.getppid(), "port": 1, "instance_url": "https://x"}))
+    (state / "server.lock").write_text(f"{os.getppid()}\n")
+    result = reset_state_dir(state)
+    assert "server.json" in result.removed
+    assert sorted(p.name for p in state.iterdir()) == ["settings.json"]
 
 
 def test_cli_reset_asks_first(capsys, monkeypatch, state):

@@ -395,3 +395,43 @@ def test_fault_hook_sees_every_request_first(org):
     assert (r.status_code, r.json()) == (503, [{"message": "down", "errorCode": "SERVER_UNAVAILABLE"}])
     assert session.get(srv.instance_url + V + "/sobjects/Account/001000000000001AAA").status_code == 404
     assert seen == [("GET", f"{V}/limits"), ("GET", f"{V}/sobjects/Account/001000000000001AAA")]
+
+
+def test_huge_numbers_in_a_query_are_a_400_not_a_server_error(org):
+    srv, session, _ = org
+    r = session.get(srv.instance_url + V + "/query",
+                    params={"q": "SELECT Id FROM Account LIMIT 99999999999999999999999"})
+    assert r.status_code == 400
+    assert r.json() == [{"message": "99999999999999999999999 is outside the valid range (0 to 2147483647)",
+                         "errorCode": "NUMBER_OUTSIDE_VALID_RANGE"}]
+    r = session.get(srv.instance_url + V + "/query",
+                    params={"q": "SELECT Id FROM Account WHERE CreatedDate = LAST_N_DAYS:99999999999"})
+    assert (r.status_code, r.json()[0]["errorCode"]) == (400, "MALFORMED_QUERY")
+
+
+def test_deeply_nested_json_body_is_json_parser_error(org):
+    srv, session, _ = org
+    r = session.post(srv.instance_url + V + "/sobjects/Account", data=b"[" * 100_000 + b"]" * 100_000,
+                     headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == [{"message": "Document nesting depth exceeds the maximum allowed", "errorCode": "JSON_PARSER_ERROR"}]
+
+
+def test_a_huge_value_is_cut_in_the_error_that_repeats_it(org):
+    r = _post(org, "/sobjects/Account", {"Name": "x" * 5_000_000})
+    assert r.status_code == 400
+    assert r.json() == [{"message": f"Account Name: data value too large: {'x' * 1000}... (max length=255)",
+                         "errorCode": "STRING_TOO_LONG", "fields": ["Name"]}]
+    r = _post(org, "/sobjects/Account", {"y" * 5000: 1})
+    assert r.json()[0]["message"] == f"No such column '{'y' * 1000}...' on sobject of type Account"
+
+
+def test_too_long_uri_and_headers_answer_as_salesforces_front_server(org):
+    # Salesforce's front server answers these itself with a short HTML page (not a REST error body).
+    srv, session, _ = org
+    r = session.get(srv.instance_url + V + "/query?q=" + "a" * 70_000)
+    assert (r.status_code, r.headers["Content-Type"], r.text) == (
+        414, "text/html;charset=iso-8859-1", "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>")
+    r = session.get(srv.instance_url + V + "/limits", headers={"X-Big": "a" * 70_000})
+    assert (r.status_code, r.text) == (431, "<h1>Bad Message 431</h1><pre>reason: Request Header Fields Too Large</pre>")
+    assert session.get(srv.instance_url + V + "/limits").status_code == 200  # the server carries on

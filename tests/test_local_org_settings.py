@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,36 @@ def test_the_allocation_is_a_rolling_24_hours(tmp_path):
         clock.now += 12 * 3600 + 60  # now only the refused call at 24 h and this one are in the window
         r = s.get(srv.instance_url + V + "/limits")
         assert (r.status_code, r.headers["Sforce-Limit-Info"]) == (200, "api-usage=2/2")
+
+
+def test_the_allocation_is_kept_across_restarts(tmp_path):
+    # Each command serves the org for its own duration: a restart must not grant a fresh allowance.
+    path = tmp_path / "org"
+    with LocalOrgServer(path, daily_api_limit=3) as srv:
+        s = _session(srv, path)
+        assert s.get(srv.instance_url + V + "/limits").headers["Sforce-Limit-Info"] == "api-usage=1/3"
+        assert s.get(srv.instance_url + V + "/limits").headers["Sforce-Limit-Info"] == "api-usage=2/3"
+    with LocalOrgServer(path, daily_api_limit=3) as srv:
+        s = _session(srv, path)
+        assert s.get(srv.instance_url + V + "/limits").headers["Sforce-Limit-Info"] == "api-usage=3/3"
+        r = s.get(srv.instance_url + V + "/limits")
+        assert (r.status_code, r.headers["Sforce-Limit-Info"]) == (403, "api-usage=4/3")
+
+
+def test_calls_older_than_24_hours_leave_the_window_across_restarts(tmp_path):
+    path = tmp_path / "org"
+    with LocalOrgServer(path):
+        pass
+    now_minute = int(time.time() // 60)
+    db = sqlite3.connect(path / "org.sqlite3")
+    with db:
+        db.executemany("INSERT INTO _sfsync_api_usage (minute, calls) VALUES (?, ?)",
+                       [(now_minute - 24 * 60 - 1, 500), (now_minute - 60, 7)])
+    db.close()
+    with LocalOrgServer(path, daily_api_limit=100) as srv:
+        r = _session(srv, path).get(srv.instance_url + V + "/limits")
+        assert r.headers["Sforce-Limit-Info"] == "api-usage=8/100"
+        assert r.json()["DailyApiRequests"] == {"Max": 100, "Remaining": 92}
 
 
 # -- query paging -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_state_folder_is_private(tmp_path):
     with LocalOrgServer(state):
         names = sorted(p.name for p in state.iterdir() if not p.name.startswith("org.sqlite3-"))
         assert names == ["ca-key.pem", "ca.pem", "control-token", "credentials.json", "org.sqlite3", "server-key.pem",
-                         "server.json", "server.pem"]
+                         "server.json", "server.lock", "server.pem"]
         assert _mode(state) == 0o700
         for path in state.iterdir():  # SQLite's -wal/-shm files included
             assert _mode(path) == 0o600, path.name

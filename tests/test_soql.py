@@ -569,3 +569,32 @@ def test_datetime_literal_and_output_forms():
     assert soql_dates.format_datetime_ms(-1) == "1969-12-31T23:59:59.999+0000"
     with pytest.raises(ValueError):
         soql_dates.parse_date_literal("2026-02-30")
+
+
+# --- numbers beyond what SQLite (or Salesforce) takes: an API error, never an OverflowError -------
+
+
+def test_huge_limit_and_offset_are_number_outside_valid_range(db):
+    assert error("SELECT Id FROM Opportunity LIMIT 99999999999999999999999") == (
+        "NUMBER_OUTSIDE_VALID_RANGE", "99999999999999999999999 is outside the valid range (0 to 2147483647)")
+    assert error("SELECT Id FROM Opportunity LIMIT 2147483648")[0] == "NUMBER_OUTSIDE_VALID_RANGE"
+    assert error("SELECT Id FROM Opportunity OFFSET 99999999999999999999999") == (
+        "NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000")
+    assert ids(db, "SELECT Id FROM Opportunity ORDER BY Id LIMIT 2147483647") == [O1, O2, O3]
+
+
+def test_huge_relative_date_is_malformed_query():
+    code, message = error("SELECT Id FROM Opportunity WHERE CloseDate = LAST_N_DAYS:99999999999")
+    assert code == "MALFORMED_QUERY"
+    assert message.endswith("\nERROR at Row:1:Column:45\nunexpected token: 'LAST_N_DAYS:99999999999'")
+
+
+def test_integer_literal_beyond_64_bits_compares_as_a_number():
+    obj = ObjectDef("Counter__c", "Counter", "Counter__c", "a09", True,
+                    {"id": _f("Id", "id"), "n__c": _f("N__c", "int")})
+    conn = sqlite3.connect(":memory:")
+    conn.execute(_ddl(obj))
+    conn.executemany('INSERT INTO "Counter__c" VALUES (?, ?)', [("a09000000000001AAA", 5), ("a09000000000002AAA", -5)])
+    q = compile_query("SELECT Id FROM Counter__c WHERE N__c < 99999999999999999999999 AND N__c > -99999999999999999999999",
+                      Catalog([obj]), JST, NOW)
+    assert [row[0] for row in conn.execute(q.ids_sql, q.ids_params)] == ["a09000000000001AAA", "a09000000000002AAA"]

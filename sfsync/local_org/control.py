@@ -66,7 +66,7 @@ class ControlApi:
         try:
             data = json.loads(body.decode("utf-8"))
             rules = [FaultRule.from_json(item) for item in (data if isinstance(data, list) else [data])]
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             return _error(400, "invalid_request", f"body is not JSON: {exc}")
         except (TypeError, ValueError, re_error) as exc:
             return _error(400, "invalid_rule", str(exc))

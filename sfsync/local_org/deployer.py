@@ -12,7 +12,7 @@ import logging
 import posixpath
 import zipfile
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from lxml import etree
 
@@ -54,6 +54,9 @@ FIELD_TYPES: dict[str, tuple[str, int | None]] = {
     "Lookup": ("reference", 18), "MasterDetail": ("reference", 18),
 }
 
+
+# Field types whose <length> Salesforce requires, and the lengths it accepts.
+LENGTH_RANGES: dict[str, tuple[int, int]] = {"Text": (1, 255), "LongTextArea": (256, 131072)}
 
 # The FieldType enumeration of the v66.0 WSDL (what Salesforce itself accepts).
 WSDL_FIELD_TYPES = frozenset({
@@ -126,6 +129,30 @@ def _text(el: etree._Element, name: str, default: str | None = None) -> str | No
 def _bool(el: etree._Element, name: str, default: bool = False) -> bool:
     value = _text(el, name)
     return default if value is None else value.lower() == "true"
+
+
+def _int_value(fel: etree._Element, name: str, fail: Callable[..., "ComponentError"]) -> int | None:
+    el = fel.find(_Q + name)
+    if el is None or not (el.text or "").strip():
+        return None
+    text = el.text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise fail(f"'{text}' is not a valid value for the type xsd:int", el) from None
+
+
+def _length(md_type: str, fel: etree._Element, fail: Callable[..., "ComponentError"]) -> int | None:
+    """<length> of a text field: Salesforce refuses a Text or LongTextArea field without one, or out of range."""
+    length = _int_value(fel, "length", fail)
+    if md_type not in LENGTH_RANGES or fel.find(_Q + "formula") is not None:  # a formula's text is computed
+        return length
+    if length is None:
+        raise fail(f"Must specify 'length' for a CustomField of type {md_type}")
+    low, high = LENGTH_RANGES[md_type]
+    if not low <= length <= high:
+        raise fail(f"Length must be between {low:,} and {high:,}", fel.find(_Q + "length"))
+    return length
 
 
 def _literal_default(raw: str | None, describe_type: str) -> Any:
@@ -318,7 +345,7 @@ class Deployer:
             raise fail(f"Field type {md_type} is not supported by the local org", type_el if type_el is not None else fel)
         describe_type, default_length = FIELD_TYPES[md_type]
         label = _text(fel, "label") or name
-        length = _text(fel, "length")
+        length = _length(md_type, fel, fail)
         required = _bool(fel, "required") or md_type == "MasterDetail"
         kw: dict[str, Any] = {}
         if describe_type == "reference":
@@ -357,15 +384,14 @@ class Deployer:
         else:
             kw["default"] = _literal_default(_text(fel, "defaultValue"), describe_type)
         if describe_type in ("double", "currency", "percent"):
-            precision, scale = _text(fel, "precision"), _text(fel, "scale")
-            kw.update(precision=int(precision) if precision else None, scale=int(scale) if scale else None)
+            kw.update(precision=_int_value(fel, "precision", fail), scale=_int_value(fel, "scale", fail))
         if fel.find(_Q + "formula") is not None:
             # A formula field is computed by Salesforce; here it is read-only and stays null.
             kw.update(createable=False, updateable=False, default=None)
             required = False
         return FieldDef(
             api_name=name, type=describe_type, column=name, label=label,
-            length=int(length) if length else default_length,
+            length=length if length is not None else default_length,
             nillable=not required and describe_type != "boolean",
             required_on_create=required and kw.get("default") is None,
             unique=_bool(fel, "unique"), external_id=_bool(fel, "externalId"),

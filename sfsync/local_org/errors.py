@@ -52,6 +52,14 @@ class RecordErrors(Exception):
         super().__init__(", ".join(e.status_code for e in errors))
 
 
+ECHO_LIMIT = 1000  # characters of a client's value an error message repeats
+
+
+def echo(value: str, limit: int = ECHO_LIMIT) -> str:
+    """``value`` as an error message repeats it: a huge value is cut (the client sent it; it needs a hint only)."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 def not_found() -> ApiError:
     return ApiError.of(404, "NOT_FOUND", "The requested resource does not exist")
 
@@ -61,7 +69,7 @@ def invalid_session() -> ApiError:
 
 
 def invalid_field(field_name: str, sobject: str) -> SaveError:
-    return SaveError("INVALID_FIELD", f"No such column '{field_name}' on sobject of type {sobject}")
+    return SaveError("INVALID_FIELD", f"No such column '{echo(field_name)}' on sobject of type {sobject}")
 
 
 def json_parser_error(message: str) -> ApiError:

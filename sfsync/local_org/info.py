@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
 from sfsync.errors import LocalOrgError
+from sfsync.local_org.lock import serving
 from sfsync.local_org.state import StateDir
 from sfsync.local_org.store import Store
 from sfsync.local_org.values import ms_to_text
@@ -34,31 +33,17 @@ class LocalNotification(BaseModel):
     created_date: str
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def local_org_info(state_dir: Path) -> LocalOrgInfo:
+    """What a client needs; ``running`` comes from the server's lock (a stale server.json means nothing)."""
     state = StateDir(state_dir)
     if not state.is_initialized():
+        state.check_usable()  # a foreign folder is refused as ``serve`` refuses it
         raise LocalOrgError(f"{state.path}: no local org here yet (start it once to create it)")
     creds = state.load_credentials()
-    instance_url = None
-    try:
-        server = json.loads(state.server_file.read_text(encoding="utf-8"))
-        if isinstance(server, dict) and isinstance(server.get("pid"), int) and _pid_alive(server["pid"]):
-            instance_url = server.get("instance_url")
-    except (OSError, json.JSONDecodeError):
-        pass
+    who = serving(state.path)
     return LocalOrgInfo(
-        instance_url=instance_url, username=creds.username, password=SecretStr(creds.password),
-        ca_file=state.certs.ca_cert, state_dir=state.path, running=instance_url is not None,
+        instance_url=who.instance_url if who else None, username=creds.username, password=SecretStr(creds.password),
+        ca_file=state.certs.ca_cert, state_dir=state.path, running=who is not None,
     )
 
 

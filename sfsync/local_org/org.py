@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 ORG_NAME = "sfsync Local Org"
 USAGE_WINDOW_MINUTES = 24 * 60
+_USAGE_TABLE = "_sfsync_api_usage"
+_USAGE_DDL = f"CREATE TABLE IF NOT EXISTS {_USAGE_TABLE} (minute INTEGER PRIMARY KEY, calls INTEGER NOT NULL)"
 __all__ = ["LocalOrg", "DEFAULT_DAILY_API_LIMIT", "DEFAULT_TIME_ZONE", "ORG_NAME"]
 
 
@@ -46,10 +49,11 @@ class LocalOrg:
         self.writer = RecordWriter(self.store, lambda: self._catalog, self.credentials.user_id)
         self.daily_api_limit = settings.daily_api_limit
         self._sync_time_zone()
-        # API calls per minute over the last 24 hours (Salesforce counts a rolling 24-hour window).
-        self._api_calls: OrderedDict[int, int] = OrderedDict()
+        # API calls per minute over the last 24 hours (Salesforce counts a rolling 24-hour window),
+        # kept in the database too: each command serves the org anew and must not get a fresh allowance.
         self._usage_lock = threading.Lock()
         self.clock: Callable[[], float] = time.time
+        self._api_calls: OrderedDict[int, int] = self._load_usage()
         self.store.release()  # the opening thread is done with the database
 
     # The catalog is swapped whole after a deploy (see catalog.py).
@@ -80,11 +84,31 @@ class LocalOrg:
         return sum(self._api_calls.values())
 
     def count_api_call(self) -> tuple[int, int]:
-        """Count one API call; (calls in the last 24 hours, daily allocation). Kept in memory only."""
+        """Count one API call; (calls in the last 24 hours, daily allocation)."""
         with self._usage_lock:
             minute = int(self.clock() // 60)
             self._api_calls[minute] = self._api_calls.get(minute, 0) + 1
-            return self._used(), self.daily_api_limit
+            used = self._used()
+        # Outside the usage lock: a thread holding the database's write lock may be waiting for it.
+        self._persist_call(minute)
+        return used, self.daily_api_limit
+
+    def _load_usage(self) -> OrderedDict[int, int]:
+        oldest = int(self.clock() // 60) - USAGE_WINDOW_MINUTES + 1
+        with self.store.transaction() as tx:
+            tx.execute(_USAGE_DDL)
+            tx.execute(f"DELETE FROM {_USAGE_TABLE} WHERE minute < ?", (oldest,))
+            rows = tx.execute(f"SELECT minute, calls FROM {_USAGE_TABLE} ORDER BY minute").fetchall()
+        return OrderedDict((row[0], row[1]) for row in rows)
+
+    def _persist_call(self, minute: int) -> None:
+        try:
+            with self.store.transaction() as tx:
+                tx.execute(f"INSERT INTO {_USAGE_TABLE} (minute, calls) VALUES (?, 1) "
+                           "ON CONFLICT(minute) DO UPDATE SET calls = calls + 1", (minute,))
+                tx.execute(f"DELETE FROM {_USAGE_TABLE} WHERE minute < ?", (minute - USAGE_WINDOW_MINUTES + 1,))
+        except sqlite3.Error as exc:  # the count in memory still holds for this run
+            logger.warning("cannot record the API call in %s: %s", self.state.db_file, exc)
 
     def api_usage(self) -> tuple[int, int]:
         with self._usage_lock:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sfsync.local_org.catalog import Catalog, FieldDef, ObjectDef
-from sfsync.local_org.errors import RecordErrors, SaveError, invalid_field
+from sfsync.local_org.errors import RecordErrors, SaveError, echo, invalid_field
 from sfsync.local_org.ids import normalize_id
 from sfsync.local_org.standard_objects import PERSON_NAME_OBJECTS
 from sfsync.local_org.store import Store, quote, storage_default
@@ -104,7 +104,7 @@ class RecordWriter:
                 if len(value) > fdef.length:
                     errors.append(SaveError(
                         "STRING_TOO_LONG",
-                        f"{fdef.label}: data value too large: {value} (max length={fdef.length})",
+                        f"{fdef.label}: data value too large: {echo(value)} (max length={fdef.length})",
                         (fdef.api_name,),
                     ))
                     continue

@@ -50,6 +50,9 @@ def _parse_json(raw: bytes) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
         raise json_parser_error(f"Unexpected character at [line:{line}, column:{col}]") from None
+    except RecursionError:
+        # Salesforce's parser (Jackson) caps nesting too; Python's cap is the recursion limit.
+        raise json_parser_error("Document nesting depth exceeds the maximum allowed") from None
 
 
 def _value_position(raw: str, key: str) -> tuple[int, int]:

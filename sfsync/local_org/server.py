@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from sfsync.errors import LocalOrgError
 from sfsync.local_org.app import LocalOrgApp
 from sfsync.local_org.control import ControlApi
 from sfsync.local_org.faults import FaultInjector, FaultRule
+from sfsync.local_org.lock import StateLock
 from sfsync.local_org.messages import Request
 from sfsync.local_org.org import LocalOrg
 from sfsync.local_org.settings import LocalOrgSettings, load_settings
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 POLL_INTERVAL = 0.05  # how fast stop() is noticed
 MAX_BODY = 400 * 1024 * 1024  # Metadata API zips are capped at 400 MB
+# Reasons Salesforce's front server gives (seen in real answers: "<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>").
+_FRONT_REASONS = {414: "URI Too Long", 431: "Request Header Fields Too Large"}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,6 +66,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(resp.body)
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _serve
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Refusals before the app sees the request (URI or headers too long, bad request line, body
+        too big): Salesforce's front server (Jetty) answers these with its short HTML page, not with a
+        REST error body, so clients meet the same shape here."""
+        reason = _FRONT_REASONS.get(code) or message or self.responses.get(code, ("Error",))[0]
+        body = f"<h1>Bad Message {code}</h1><pre>reason: {html.escape(reason, quote=False)}</pre>".encode("latin-1", "replace")
+        self.log_error("refused: %d %s", code, reason)
+        self.send_response(code, reason)
+        self.send_header("Content-Type", "text/html;charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
         # Request lines only (no headers, so no tokens) at debug level.
@@ -113,6 +132,7 @@ class LocalOrgServer:
         self._httpd: _TLSServer | None = None
         self._thread: threading.Thread | None = None
         self.faults = FaultInjector()
+        self._lock = StateLock(self.state_dir)
 
     def counters(self) -> dict[str, int]:
         """Requests seen per endpoint: {"GET /services/data/v66.0/query": n, ...}."""
@@ -128,6 +148,17 @@ class LocalOrgServer:
         if self._httpd is not None:
             raise LocalOrgError("the local org server is already running")
         state = StateDir(self.state_dir)
+        state.check_usable()  # before the lock file is made: a foreign folder gets nothing of ours
+        state.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # One server per folder for its whole life: a second one would share (and on stop, unlist) the org.
+        self._lock = StateLock(state.path).acquire()
+        try:
+            self._open_locked(state)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open_locked(self, state: StateDir) -> None:
         self.settings = load_settings(state.settings_file, self._overrides)
         self.org = LocalOrg(self.state_dir, self.settings)
         self.app = LocalOrgApp(self.org, lambda: self.instance_url)
@@ -189,11 +220,14 @@ class LocalOrgServer:
             httpd.server_close()
         if self.app is not None:
             self.app.metadata.wait_idle()
-        if self.org is not None:
-            try:
-                self.org.state.server_file.unlink(missing_ok=True)
-            finally:
-                self.org.close()
+        try:
+            if self.org is not None:
+                try:
+                    self.org.state.server_file.unlink(missing_ok=True)
+                finally:
+                    self.org.close()
+        finally:
+            self._lock.release()  # last: until here no other server or reset may touch the folder
 
     def __enter__(self) -> "LocalOrgServer":
         return self.start()

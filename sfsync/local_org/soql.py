@@ -35,6 +35,7 @@ from sfsync.local_org.ids import normalize_id
 logger = logging.getLogger(__name__)
 
 MAX_OFFSET = 2000
+MAX_INT = 2**31 - 1
 
 GRAMMAR = r"""
 start: _SELECT select_list _FROM PATH where_clause? with_clause? order_clause? limit_clause? offset_clause? for_clause?
@@ -446,7 +447,7 @@ class _Compiler:
             order_sql = " ORDER BY " + ", ".join(self.order_item(item) for item in clauses["order_clause"].children)
 
         limit = self._int_clause(clauses.get("limit_clause"))
-        offset = self._int_clause(clauses.get("offset_clause"))
+        offset = self._int_clause(clauses.get("offset_clause"), capped=False)  # checked against MAX_OFFSET below
         if offset is not None and offset > MAX_OFFSET:
             raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
         page_sql, page_params = "", []
@@ -500,14 +501,18 @@ class _Compiler:
         return CompiledQuery(root, count_only, sql, params, count_sql, count_params, self.api_version,
                              columns, id_index, ids_sql, where_params + page_params, by_id_sql)
 
-    def _int_clause(self, clause: Tree | None) -> int | None:
+    def _int_clause(self, clause: Tree | None, capped: bool = True) -> int | None:
         if clause is None:
             return None
         token = clause.children[0]
         text = str(token)
         if not text.isdigit():
             raise _syntax_error(self.query, token.start_pos, f"unexpected token: '{text}'", lexer=False)
-        return int(text)
+        value = int(text)
+        if capped and value > MAX_INT:
+            # Salesforce reads LIMIT/OFFSET as a 32-bit integer (and SQLite cannot bind a bigger one).
+            raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", f"{text} is outside the valid range (0 to {MAX_INT})")
+        return value
 
     def order_item(self, item: Tree) -> str:
         res = self.resolve(item.children[0])
@@ -640,7 +645,9 @@ class _Compiler:
                 raise self._type_error(res, token)
             text = str(token)
             number = float(text)
-            return _Scalar(int(number) if number.is_integer() and ftype == "int" else number)
+            # An integer beyond SQLite's 64 bits stays a float (it compares the same).
+            whole = number.is_integer() and ftype == "int" and abs(number) < 2**63
+            return _Scalar(int(number) if whole else number)
         if ftype == "date":
             if kind != "DATE":
                 raise self._type_error(res, token)
@@ -666,7 +673,10 @@ class _Compiler:
             raise _syntax_error(self.query, token.start_pos, f"unexpected token: '{text}'", lexer=False)
         if res.fdef.type not in ("date", "datetime"):
             raise self._type_error(res, token)
-        day_range = soql_dates.relative_range(name, n, self.tz, self.now)
+        try:
+            day_range = soql_dates.relative_range(name, n, self.tz, self.now)
+        except (OverflowError, ValueError):  # N beyond the calendar (years 1..9999)
+            raise _syntax_error(self.query, token.start_pos, f"unexpected token: '{text}'", lexer=False) from None
         if res.fdef.type == "date":
             return _Range(*day_range.as_dates())
         return _Range(*day_range.as_ms(self.tz))

@@ -1,7 +1,7 @@
 """The local org's state folder: credentials, certificates and the SQLite database.
 
 Layout (folder 0700, files 0600): ``credentials.json``, ``org.sqlite3``, ``ca.pem`` (+ key),
-``server.pem`` (+ key), and ``server.json`` while a server runs. A folder that exists but does
+``server.pem`` (+ key), and ``server.json`` and ``server.lock`` while a server runs. A folder that exists but does
 not look like ours raises LocalOrgError: resetting it silently could destroy someone's data.
 """
 
@@ -26,11 +26,12 @@ logger = logging.getLogger(__name__)
 CREDENTIALS_FILE = "credentials.json"
 DB_FILE = "org.sqlite3"
 SERVER_FILE = "server.json"
+LOCK_FILE = "server.lock"  # flock-ed by the serving process (see lock.py)
 FAULTS_FILE = "faults.json"
 SETTINGS_FILE = "settings.json"
 CONTROL_TOKEN_FILE = "control-token"
 # Files a user may put in a new state folder before the first start.
-_USER_FILES = (SERVER_FILE, FAULTS_FILE, SETTINGS_FILE, CONTROL_TOKEN_FILE)
+_USER_FILES = (SERVER_FILE, LOCK_FILE, FAULTS_FILE, SETTINGS_FILE, CONTROL_TOKEN_FILE)
 CREDENTIALS_FORMAT = "sfsync-local-org-credentials/1"
 DEFAULT_USERNAME = "admin@local.sfsync"
 
@@ -105,20 +106,26 @@ class StateDir:
     def is_initialized(self) -> bool:
         return self.credentials_file.exists()
 
-    def ensure(self, init_db: Callable[[Credentials], None]) -> Credentials:
-        """Create the folder on first use (``init_db`` builds the database); check it on later uses."""
+    def check_usable(self) -> None:
+        """Raise unless the path is absent, a local org state folder, or a folder that may become one."""
         if self.path.exists() and not self.path.is_dir():
             raise LocalOrgError(f"{self.path}: state folder path exists and is not a folder")
+        if not self.path.exists() or self.credentials_file.exists():
+            return
+        leftovers = [p.name for p in self.path.iterdir() if p.name not in _USER_FILES]
+        if leftovers:
+            raise LocalOrgError(
+                f"{self.path}: not a local org state folder (no {CREDENTIALS_FILE}, "
+                f"but it holds {', '.join(sorted(leftovers)[:5])}); use an empty or new folder"
+            )
+
+    def ensure(self, init_db: Callable[[Credentials], None]) -> Credentials:
+        """Create the folder on first use (``init_db`` builds the database); check it on later uses."""
+        self.check_usable()
         if not self.path.exists():
             self.path.mkdir(mode=0o700, parents=True)
         self.path.chmod(0o700)
         if not self.credentials_file.exists():
-            leftovers = [p.name for p in self.path.iterdir() if p.name not in _USER_FILES]
-            if leftovers:
-                raise LocalOrgError(
-                    f"{self.path}: not a local org state folder (no {CREDENTIALS_FILE}, "
-                    f"but it holds {', '.join(sorted(leftovers)[:5])}); use an empty or new folder"
-                )
             return self._create(init_db)
         creds = self.load_credentials()
         if not self.certs.all_exist():
