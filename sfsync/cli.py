@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import click
 
 from sfsync import __version__
 from sfsync.config import DEFAULT_TIME_ZONE, LOCAL_ORG_NAME, default_state_dir
-from sfsync.errors import SfsyncError, UsageError
+from sfsync.errors import SfsyncError, Terminated, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +82,9 @@ def _state_option(func):
     )(func)
 
 
+NOW_YEARS = (1971, 9000)
+
+
 def parse_now(value: str | None) -> datetime:
     """--now: an ISO-8601 date-time with an offset; without one it would silently mean the
     machine's zone, and the 10-day cutoff would move."""
@@ -91,6 +96,9 @@ def parse_now(value: str | None) -> datetime:
         raise UsageError(f"--now '{value}' is not an ISO-8601 date-time (e.g. 2026-12-03T09:00:00+09:00)") from None
     if parsed.tzinfo is None:
         raise UsageError(f"--now '{value}' has no UTC offset; add one (e.g. 2026-12-03T09:00:00+09:00 or ...Z)")
+    # Far years overflow the date arithmetic (offsets, day windows) further on.
+    if not NOW_YEARS[0] <= parsed.year <= NOW_YEARS[1]:
+        raise UsageError(f"--now '{value}' is out of range: the year must be {NOW_YEARS[0]} to {NOW_YEARS[1]}")
     return parsed
 
 
@@ -139,15 +147,49 @@ def validate(project: Path | None) -> int:
 def package(project: Path | None, out: Path) -> int:
     """Build the Metadata API zip (package.xml at its root) from metadata/.
 
+    Runs validate's checks first and writes nothing for a tree with problems; --out replaces
+    only an existing zip archive.
+
     \b
     Example:
       sfsync package --out build/sfsync.zip
     """
-    from sfsync.packaging import write_package
+    from sfsync.packaging import check_package_out, write_file_atomically
 
-    result = write_package(_resolve_project(project), out)
+    root = _resolve_project(project)
+    check_package_out(root, out)
+    result = _checked_package(root)
+    write_file_atomically(out, result.zip_bytes, what="zip file")
     click.echo(f"wrote {out}: {len(result.components)} components in {result.file_count} files")
     return 0
+
+
+def _refuse_invalid_tree(root: Path, *, as_json: bool = False) -> None:
+    """Run validate's offline checks; a tree with problems is refused before anything is built
+    or sent. The problem lines are printed as validate prints them (on stderr under --json,
+    where stdout holds one JSON object)."""
+    from sfsync.errors import MetadataInvalid
+    from sfsync.validation import validate_tree
+
+    problems = validate_tree(root).lines()
+    if problems:
+        for line in problems:
+            click.echo(line, err=as_json)
+        raise MetadataInvalid(problems)
+
+
+def _checked_package(root: Path, *, as_json: bool = False):
+    """The package of a tree that passed validate's checks (see _refuse_invalid_tree)."""
+    from sfsync.errors import MetadataInvalid
+    from sfsync.packaging import build_package
+
+    _refuse_invalid_tree(root, as_json=as_json)
+    try:
+        return build_package(root)
+    except MetadataInvalid as exc:
+        for line in exc.problems:
+            click.echo(line, err=as_json)
+        raise
 
 
 # ----------------------------------------------------------------------------- deploy, plan, org
@@ -264,7 +306,8 @@ def _target_org_option(required: bool = True):
 
 def _wait_option(func):
     return click.option("--wait", "wait_minutes", type=click.FloatRange(min=0.0), default=33.0, show_default=True,
-                        help="Minutes to wait for the job; at the limit exit 69 with the job id (0: do not wait).")(func)
+                        help="Minutes to wait for the job; at the limit exit 69 with the job id (0: do not wait). "
+                             "One status request under way at the limit still ends (HTTP timeout).")(func)
 
 
 def _json_option(func):
@@ -295,7 +338,7 @@ def _junit_option(func):
 def deploy(ctx, target_org: str | None, project: Path | None, state_dir: Path | None, wait_minutes: float,
            check_only: bool, test_level: str | None, tests: tuple[str, ...], delete_removed: bool,
            ignore_warnings: bool, junit: Path | None, as_json: bool) -> int | None:
-    """Package metadata/ and deploy it through the Metadata API.
+    """Package metadata/ and deploy it through the Metadata API (after validate's checks).
 
     \b
     Example:
@@ -316,15 +359,15 @@ def deploy(ctx, target_org: str | None, project: Path | None, state_dir: Path | 
         org_info,
         project_test_classes,
         resolve_tests,
-        start_deploy,
+        start_deploy_job,
         wait_for_deploy,
         with_destructive_changes,
     )
-    from sfsync.packaging import build_package
-
     with _JsonErrors(as_json):
         root = _resolve_project(project)
-        package_result = build_package(root)
+        if junit is not None:
+            _check_junit(junit)
+        package_result = _checked_package(root, as_json=as_json)
         with open_org(target_org, state_dir=state_dir) as client:
             info = org_info(client)
             level, run_tests = resolve_tests(TestLevel(test_level) if test_level else None,
@@ -341,24 +384,38 @@ def deploy(ctx, target_org: str | None, project: Path | None, state_dir: Path | 
                 zip_bytes = with_destructive_changes(zip_bytes, deleted, client.api_version)
             options = DeployOptions(check_only=check_only, test_level=level, run_tests=run_tests,
                                     ignore_warnings=ignore_warnings)
-            job_id = start_deploy(client, zip_bytes, options)
+            started = start_deploy_job(client, zip_bytes, options)
+            job_id = started.id
             kind = "production" if info.is_production else ("sandbox" if info.is_sandbox else info.organization_type)
             tests_text = f"{level.value} {', '.join(run_tests)}".strip() if level else "the org's default tests"
             _err(f"deploy {job_id}{' (check only)' if check_only else ''} to {target_org} ({kind}): "
                  f"{len(package_result.components)} components, {len(deleted)} deletion(s), tests: {tests_text}")
-            status = wait_for_deploy(client, job_id, wait_seconds=wait_minutes * 60,
-                                     on_progress=_progress_printer(job_id))
+            if wait_minutes == 0 and not started.done:
+                status = started  # --wait 0: do not wait, not even for one status check
+            else:
+                status = wait_for_deploy(client, job_id, wait_seconds=wait_minutes * 60,
+                                         on_progress=_progress_printer(job_id))
         extra = {"deleted": [f"{t} {n}" for t, n in deleted], "isProduction": info.is_production}
         return _finish_deploy(status, target_org=target_org, as_json=as_json, junit=junit,
                               wait_minutes=wait_minutes, extra=extra)
 
 
+def _check_junit(junit: Path) -> None:
+    """--junit must be writable before the deploy starts, not found out after it ran."""
+    from sfsync.packaging import check_output_file
+
+    check_output_file(junit, what="JUnit report")
+
+
 def _follow(target_org: str, state_dir: Path | None, job_id: str, wait_minutes: float, as_json: bool,
             junit: Path | None, start=None) -> int:
     from sfsync.connection import open_org
-    from sfsync.deploy import wait_for_deploy
+    from sfsync.deploy import check_job_id, wait_for_deploy
 
     with _JsonErrors(as_json):
+        check_job_id(job_id)
+        if junit is not None:
+            _check_junit(junit)
         with open_org(target_org, state_dir=state_dir) as client:
             if start is not None:
                 job_id = start(client)
@@ -438,8 +495,9 @@ def deploy_cancel(job_id: str, target_org: str, state_dir: Path | None) -> int:
       sfsync deploy cancel 0Af5g00000ABCDE --target-org prod
     """
     from sfsync.connection import open_org
-    from sfsync.deploy import cancel_deploy
+    from sfsync.deploy import cancel_deploy, check_job_id
 
+    check_job_id(job_id)
     with open_org(target_org, state_dir=state_dir) as client:
         done = cancel_deploy(client, job_id)
     click.echo(f"deploy {job_id} {'canceled' if done else 'is being canceled'} on {target_org}")
@@ -466,6 +524,7 @@ def plan_cmd(target_org: str, project: Path | None, state_dir: Path | None, with
 
     with _JsonErrors(as_json):
         root = _resolve_project(project)
+        _refuse_invalid_tree(root, as_json=as_json)
         with open_org(target_org, state_dir=state_dir) as client:
             result = make_plan(client, root, with_diff=with_diff)
     if as_json:
@@ -750,12 +809,12 @@ def demo(project: Path | None, demo_dir: Path | None, now_text: str | None, seed
     result = run_demo(_resolve_project(project), demo_dir, parse_now(now_text), seed=seed,
                       progress=lambda message: _err(f"demo: {message}"))
     w = result.worker
-    click.echo("")
     click.echo(f"Deployed {result.deploy.components_deployed}/{result.deploy.components_total} components; loaded {result.dataset.reservations} "
                f"reservations for {result.dataset.opportunities} opportunities ({result.load_api_calls} API calls).")
     click.echo(f"Overdue reservations (not completed or cancelled 10+ days after their start): {w.overdue}")
     click.echo(f"Notified {w.notified} reservation(s) and escalated {w.escalated} to store managers "
-               f"(still unprocessed 7+ days after their first notice); {w.failed} failed; {w.api_calls} API call(s).")
+               f"(still unprocessed 7+ days after their first notice); {w.failed} failed; "
+               f"{w.api_calls} API call(s), login included.")
     click.echo("Who was told:")
     for recipient in sorted(w.recipients, key=lambda r: -(len(r.reservation_ids) + len(r.escalated_ids))):
         parts = [f"{len(recipient.reservation_ids)} overdue"] if recipient.reservation_ids else []
@@ -771,7 +830,8 @@ def demo(project: Path | None, demo_dir: Path | None, now_text: str | None, seed
     click.echo(f"  sfsync local-org serve{state_arg}")
     click.echo(f"  sfsync local-org info{state_arg}")
     click.echo("Run the worker again (it sends nothing twice):")
-    click.echo(f"  SFSYNC_STATE_DIR={result.state_dir} sfsync notify-overdue --target-org local")
+    now_arg = f" --now {now_text}" if now_text else ""
+    click.echo(f"  sfsync notify-overdue --target-org local{state_arg}{now_arg}")
     return 2 if w.failed else 0
 
 
@@ -895,7 +955,25 @@ def local_org_reset(state_dir: Path | None, yes: bool) -> int:
     return 0
 
 
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
+    # SIGTERM's default kills the process without a word and without cleanup; commands that
+    # stop gracefully on it (worker, notify-overdue, local-org serve) install their own handler.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        code = _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="sfsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -903,9 +981,17 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.Abort:
-        _err("aborted")
-        code = 1
+    except click.Abort as exc:
+        # Click turns Ctrl-C into Abort (from a prompt, or around the whole command).
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            _err("interrupted")
+            code = 130
+        else:
+            _err("aborted")
+            code = 1
+    except Terminated as exc:
+        _err("terminated")
+        code = exc.exit_code
     except SfsyncError as exc:
         if _Run.debug:
             logger.debug("failure", exc_info=True)
@@ -916,12 +1002,18 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         _err("interrupted")
         code = 130
+    except OSError as exc:  # a file or socket the command could not use: the OS says why
+        if _Run.debug:
+            logger.debug("failure", exc_info=True)
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        _err(f"error: {where}{exc.strerror or exc}")
+        code = 1
     except Exception as exc:  # the last line of defence: one line, no traceback unless --debug
         if _Run.debug:
             raise
         _err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def _invoked_command(argv: list[str] | None) -> str | None:

@@ -541,6 +541,10 @@ class OrgClient:
             faultcode = (fault.findtext("faultcode") or "").strip()
             faultstring = (fault.findtext("faultstring") or "").strip()
             code = faultcode.split(":", 1)[-1] or None
+            # Salesforce's faultstring starts with the code again ("INVALID_ID_FIELD: ..."), and
+            # SalesforceApiError puts the code first: say it once.
+            if code and faultstring.startswith(f"{code}:"):
+                faultstring = faultstring[len(code) + 1:].strip()
             if code == "INVALID_SESSION_ID":
                 raise _InvalidSession(f"{what}: {faultstring or code}")
             raise SalesforceApiError(f"{what}: {faultstring or faultcode}", status=status, error_code=code)

@@ -231,12 +231,19 @@ def parse_deploy_result(result: etree._Element) -> DeployStatus:
 
 def start_deploy(client, zip_bytes: bytes, options: DeployOptions) -> str:
     """Send the zip; returns the deploy job id (0Af...)."""
+    return start_deploy_job(client, zip_bytes, options).id
+
+
+def start_deploy_job(client, zip_bytes: bytes, options: DeployOptions) -> DeployStatus:
+    """Send the zip; returns what the deploy answer (an AsyncResult) tells: the job id and whether
+    it is done already. A job not done is ``Pending`` (the answer carries no DeployResult yet)."""
     body = client.soap_metadata(deploy_request_xml(zip_bytes, options), "deploy")
     job_id = _text(body, "m:result/m:id")
     if not job_id:
         raise SalesforceApiError("deploy answer has no job id")
     logger.info("deploy job %s started (check_only=%s)", job_id, options.check_only)
-    return job_id
+    done = _text(body, "m:result/m:done") == "true"
+    return DeployStatus(id=job_id, status="Pending", done=done, success=False, check_only=options.check_only)
 
 
 # A poll answer that is not a SOAP envelope (a proxy's HTML page, a cut-off body) says nothing
@@ -287,6 +294,10 @@ def wait_for_deploy(
 ) -> DeployStatus:
     """Poll until the job is done or ``wait_seconds`` have passed; returns the last status.
 
+    ``wait_seconds`` 0 means do not wait: one status check, right after the start. The limit is
+    checked before every sleep and a sleep never goes past it; one poll already under way when
+    it passes still ends, so the limit can be overrun by at most one poll (the client's HTTP
+    timeout, plus poll_once's few retries of an unreadable answer).
     The caller decides what a not-done status at the limit means (the sf CLI exits 69)."""
     deadline = clock() + wait_seconds
     while True:
@@ -297,9 +308,10 @@ def wait_for_deploy(
             if status.status not in FINAL_STATES:
                 raise DeployFailed(f"deploy {job_id} says done but its status is '{status.status}'")
             return status
-        if clock() >= deadline:
+        remaining = deadline - clock()
+        if wait_seconds <= 0 or remaining <= 0:
             return status
-        sleep(min(poll_seconds, max(0.0, deadline - clock())))
+        sleep(min(poll_seconds, remaining))
 
 
 # --------------------------------------------------------------------------- exit codes
@@ -413,6 +425,18 @@ def start_quick_deploy(client, validation_id: str) -> str:
     if not job_id:
         raise SalesforceApiError("deployRecentValidation answer has no job id")
     logger.info("quick deploy %s of validation %s started", job_id, validation_id)
+    return job_id
+
+
+_JOB_ID_RE = re.compile(r"0Af[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
+
+
+def check_job_id(job_id: str) -> str:
+    """A deploy job id is a 15- or 18-character record id with the 0Af (DeployRequest) prefix;
+    anything else is refused before a call to the org."""
+    if not _JOB_ID_RE.fullmatch(job_id or ""):
+        raise UsageError(f"'{job_id}' is not a deploy job id: expected 15 or 18 letters and digits starting "
+                         "with 0Af (as printed by 'sfsync deploy')")
     return job_id
 
 

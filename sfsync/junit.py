@@ -51,7 +51,10 @@ def junit_xml(status: DeployStatus) -> bytes:
 
 
 def write_junit(status: DeployStatus, path: Path) -> None:
+    """Write the report through a temporary file and a rename; an unwritable path is a
+    UsageError naming it (the CLI checks the path before the deploy, too)."""
+    from sfsync.packaging import write_file_atomically
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(junit_xml(status))
+    write_file_atomically(path, junit_xml(status), what="JUnit report")
     logger.info("wrote JUnit report %s", path)

@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from sfsync.errors import UsageError
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "sfsync_overdue"
@@ -57,13 +59,19 @@ def render_metrics(values: dict[str, float | int], *, org: str) -> str:
 def write_metrics_file(path: Path, text: str) -> None:
     """Write ``text`` atomically (temp file + rename), so a scraper never reads half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if path.is_dir():
+        raise UsageError(f"cannot write metrics file {path}: it is a directory")
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as exc:
+        raise UsageError(f"cannot write metrics file {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

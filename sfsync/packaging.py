@@ -16,6 +16,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -218,12 +221,44 @@ def classify(path: Path, project_root: Path, package_dir: Path) -> SourceFile | 
     return None
 
 
+def _points_outside(path: Path, root_resolved: Path) -> bool:
+    try:
+        path.resolve().relative_to(root_resolved)
+    except (ValueError, OSError, RuntimeError):  # outside, or a link loop
+        return True
+    return False
+
+
+def outside_links(project_root: Path) -> list[str]:
+    """Relative paths of symbolic links in the package directories that lead outside the project.
+
+    Packaging would copy whatever they point at (``classes/X.cls -> /etc/passwd``) into the zip,
+    so they are refused and never read."""
+    project_root = Path(project_root)
+    root_resolved = project_root.resolve()
+    found = []
+    for package_dir in package_directories(project_root):
+        for path in package_dir.rglob("*"):
+            if path.is_symlink() and _points_outside(path, root_resolved):
+                found.append(path.relative_to(project_root).as_posix())
+    return sorted(found)
+
+
+OUTSIDE_LINK_MESSAGE = ("symbolic link to a file outside the project: sfsync never packages what it points at; "
+                        "replace it with the file itself")
+
+
 def scan_tree(project_root: Path) -> tuple[list[SourceFile], list[str]]:
-    """Every deployable file of the project, and the relative paths of files of unknown type."""
+    """Every deployable file of the project, and the relative paths of files of unknown type.
+
+    Symbolic links leading outside the project are left out (``outside_links`` lists them)."""
     known: list[SourceFile] = []
     unknown: list[str] = []
+    root_resolved = Path(project_root).resolve()
     for package_dir in package_directories(project_root):
         for path in sorted(p for p in package_dir.rglob("*") if p.is_file()):
+            if _points_outside(path, root_resolved):
+                continue
             parts = path.relative_to(package_dir).parts
             if is_ignored(parts):
                 continue
@@ -234,6 +269,9 @@ def scan_tree(project_root: Path) -> tuple[list[SourceFile], list[str]]:
                 known.append(item)
     return known, unknown
 
+
+DOCTYPE_MESSAGE = "DOCTYPE and entity declarations are not allowed in metadata files"
+DOCTYPE_RE = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 UNKNOWN_TYPE_MESSAGE = (
     "unknown metadata file type: sfsync does not know which Metadata API type this file belongs"
@@ -251,6 +289,8 @@ def _parse(item: SourceFile) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno or 1
         raise MetadataInvalid([f"{item.rel}:{line}: not well-formed XML: {exc.msg}"]) from exc
+    except OSError as exc:  # lxml reports undecodable bytes as an OSError
+        raise MetadataInvalid([f"{item.rel}:1: cannot read the file: {exc}"]) from exc
 
 
 def _q(tag: str) -> str:
@@ -333,6 +373,9 @@ def package_xml(components: list[tuple[str, str]], version: str = API_VERSION) -
 def build_package(project_root: Path) -> PackageResult:
     """Convert the project's source tree into a Metadata API zip (in memory)."""
     project_root = Path(project_root)
+    links = outside_links(project_root)
+    if links:
+        raise MetadataInvalid([f"{rel}:1: {OUTSIDE_LINK_MESSAGE}" for rel in links])
     items, unknown = scan_tree(project_root)
     if unknown:
         raise MetadataInvalid([f"{rel}:1: {UNKNOWN_TYPE_MESSAGE}" for rel in unknown])
@@ -348,6 +391,18 @@ def build_package(project_root: Path) -> PackageResult:
         if name in entries:
             raise MetadataInvalid([f"{rel}:1: another file already maps to {name} in the package"])
         entries[name] = data
+
+    # XXE: no DOCTYPE goes into the zip, whether or not validate ran first.
+    doctypes = []
+    for item in items:
+        if item.root_type:
+            data = item.path.read_bytes()
+            m = DOCTYPE_RE.search(data)
+            if m:
+                line = data.count(b"\n", 0, m.start()) + 1
+                doctypes.append(f"{item.rel}:{line}: {DOCTYPE_MESSAGE}")
+    if doctypes:
+        raise MetadataInvalid(doctypes)
 
     for item in items:
         rel_parts = PurePosixPath(item.rel).parts
@@ -438,10 +493,76 @@ def build_package(project_root: Path) -> PackageResult:
     return PackageResult(zip_bytes=buf.getvalue(), components=comps, file_count=len(entries))
 
 
-def write_package(project_root: Path, out: Path) -> PackageResult:
-    """``build_package`` and write the zip to ``out`` (parent folders created)."""
-    result = build_package(project_root)
+def check_output_file(out: Path, *, what: str = "output file", keep: str | None = None) -> None:
+    """Refuse an output path that cannot be written or must not be replaced, before any work.
+
+    ``keep`` names the only kind of file ``out`` may already be: "zip" lets only a zip archive
+    be overwritten, so that a mistyped ``--out sfdx-project.json`` never replaces a source file."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(result.zip_bytes)
+    if out.is_dir():
+        raise UsageError(f"{what} {out} is a directory")
+    if out.exists():
+        if not out.is_file():
+            raise UsageError(f"{what} {out} is not a regular file")
+        if keep == "zip" and not zipfile.is_zipfile(out):
+            raise UsageError(f"refusing to overwrite {out}: it is not a zip archive")
+        if not os.access(out, os.W_OK):
+            raise UsageError(f"cannot write {what} {out}: permission denied")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what} {out}: {parent} is not a folder")
+    try:  # the only reliable test (root passes os.access; /proc and read-only mounts do not)
+        fd, tmp = tempfile.mkstemp(prefix=".sfsync-check.", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {out}: {exc.strerror or exc}") from None
+
+
+def write_file_atomically(out: Path, data: bytes, *, what: str = "output file") -> None:
+    """Write ``data`` to ``out`` through a temporary file in the same folder and a rename, so
+    a failure never leaves half a file (or a destroyed old one) behind."""
+    out = Path(out)
+    tmp: str | None = None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+        tmp = None
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} {out}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def check_package_out(project_root: Path, out: Path) -> None:
+    """``out`` may replace only a zip archive and must not be inside a package directory (the
+    next package would read it back as an unknown file)."""
+    for d in package_directories(Path(project_root)):
+        if _inside(Path(out), d):
+            raise UsageError(f"--out {out} is inside the package directory {d.name}/; write the zip elsewhere "
+                             "(e.g. build/)")
+    check_output_file(out, what="zip file", keep="zip")
+
+
+def write_package(project_root: Path, out: Path) -> PackageResult:
+    """``build_package`` and write the zip to ``out`` (parent folders created); ``out`` is checked
+    first (``check_package_out``)."""
+    check_package_out(project_root, out)
+    result = build_package(project_root)
+    write_file_atomically(Path(out), result.zip_bytes, what="zip file")
     return result

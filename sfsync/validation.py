@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import io
 import logging
 import re
 from pathlib import Path
@@ -19,7 +20,17 @@ from lxml import etree
 from pydantic import BaseModel
 
 from sfsync.metadata_schema import MD_NS, load_schema
-from sfsync.packaging import META, UNKNOWN_TYPE_MESSAGE, SourceFile, split_meta, scan_tree
+from sfsync.packaging import (
+    DOCTYPE_MESSAGE,
+    DOCTYPE_RE,
+    META,
+    OUTSIDE_LINK_MESSAGE,
+    UNKNOWN_TYPE_MESSAGE,
+    SourceFile,
+    outside_links,
+    scan_tree,
+    split_meta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +69,27 @@ def validate_tree(root: Path, *, schema_path: Path | None = None) -> ValidationR
     items, unknown = scan_tree(root)
     # Any file of unknown type (also a stray README or .txt) would make packaging fail.
     problems = [Problem(path=rel, line=1, message=UNKNOWN_TYPE_MESSAGE) for rel in unknown]
+    problems += [Problem(path=rel, line=1, message=OUTSIDE_LINK_MESSAGE) for rel in outside_links(root)]
     checked = len(unknown)
     schema = load_schema(schema_path)
+    unsafe: set[str] = set()
     for item in items:
         if item.root_type is None:
+            problems.extend(_check_text(item))
             continue
         checked += 1
-        problems.extend(_check_file(item, schema))
-    problems.extend(check_references(root, items))
+        try:
+            found = _check_file(item, schema)
+        except (etree.LxmlError, ValueError, OSError) as exc:
+            # one odd file must not hide the report on every other file
+            logger.debug("checking %s failed", item.rel, exc_info=True)
+            found = [Problem(path=item.rel, line=1, message=f"cannot check the file: {type(exc).__name__}: {exc}")]
+        if any(p.message == DOCTYPE_MESSAGE for p in found):
+            unsafe.add(item.rel)
+        problems.extend(found)
+    problems.extend(_check_companions(items))
+    # Files with a DOCTYPE are not read again for the cross-file checks.
+    problems.extend(check_references(root, [i for i in items if i.rel not in unsafe]))
     problems.sort(key=lambda p: (p.path, p.line, p.message))
     logger.info("validated %d files: %d problem(s)", checked, len(problems))
     return ValidationReport(files_checked=checked, problems=problems)
@@ -75,13 +99,23 @@ def _check_file(item: SourceFile, schema) -> list[Problem]:
     def problem(line: int | None, message: str) -> Problem:
         return Problem(path=item.rel, line=line or 1, message=message)
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
     try:
-        doc = etree.parse(str(item.path), parser)
-    except etree.XMLSyntaxError as exc:
-        return [problem(exc.lineno, f"not well-formed XML: {exc.msg}")]
+        data = item.path.read_bytes()
     except OSError as exc:
         return [problem(1, f"cannot read the file: {exc.strerror or exc}")]
+    bad = _not_utf8(data)
+    if bad:
+        return [problem(*bad)]
+    # XXE: a DOCTYPE can declare entities that read local files or expand without bound. The
+    # Metadata API never needs one, so such a file is refused before any XML parser sees it.
+    m = DOCTYPE_RE.search(data)
+    if m:
+        return [problem(data.count(b"\n", 0, m.start()) + 1, DOCTYPE_MESSAGE)]
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        doc = etree.parse(io.BytesIO(data), parser)
+    except etree.XMLSyntaxError as exc:
+        return [problem(exc.lineno, f"not well-formed XML: {exc.msg}")]
     root = doc.getroot()
     qname = etree.QName(root)
     if qname.namespace != MD_NS:
@@ -118,6 +152,74 @@ def _check_file(item: SourceFile, schema) -> list[Problem]:
     if item.root_type == "CustomField":
         problems.extend(_check_field(item, root, problem))
     return problems
+
+
+NOT_UTF8_MESSAGE = "the file is not UTF-8 text (byte 0x{byte:02x} cannot be decoded): save it as UTF-8"
+# Content files that are text, sent as is; static resources may be binary.
+_TEXT_KINDS = {"content", "bundle", "email"}
+
+
+def _not_utf8(data: bytes) -> tuple[int, str] | None:
+    """(line, message) when ``data`` is not UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1, NOT_UTF8_MESSAGE.format(byte=data[exc.start])
+    return None
+
+
+def _check_text(item: SourceFile) -> list[Problem]:
+    if item.kind not in _TEXT_KINDS:
+        return []
+    try:
+        bad = _not_utf8(item.path.read_bytes())
+    except OSError as exc:
+        return [Problem(path=item.rel, line=1, message=f"cannot read the file: {exc.strerror or exc}")]
+    return [Problem(path=item.rel, line=bad[0], message=bad[1])] if bad else []
+
+
+def _check_companions(items: list[SourceFile]) -> list[Problem]:
+    """Files that deploy only together with another file: a class/trigger/page/component and its
+    -meta.xml, a static resource's content and its .resource-meta.xml, an LWC bundle and its
+    .js-meta.xml."""
+    out: list[Problem] = []
+    rels = {i.rel for i in items}
+    for item in items:
+        if item.kind == "content":
+            meta = f"{item.rel}{META}"
+            if meta not in rels:
+                out.append(Problem(path=item.rel, line=1, message=(
+                    f"{item.path.name} has no {item.path.name}{META} beside it: a {item.type_name} deploys only "
+                    "with its metadata file")))
+        elif item.kind == "content-meta":
+            content = item.rel[: -len(META)]
+            if content not in rels:
+                out.append(Problem(path=item.rel, line=1, message=(
+                    f"{item.path.name} has no {item.path.name[: -len(META)]} beside it")))
+    static_meta = {i.member: i for i in items if i.kind == "static-resource-meta"}
+    static_content: dict[str, SourceFile] = {}
+    for item in items:
+        if item.kind == "static-resource-content":
+            static_content.setdefault(item.member, item)
+    for name, item in sorted(static_content.items()):
+        if name not in static_meta:
+            out.append(Problem(path=item.rel, line=1, message=(
+                f"static resource {name} has no {name}.resource{META}")))
+    for name, item in sorted(static_meta.items()):
+        if name not in static_content:
+            out.append(Problem(path=item.rel, line=1, message=f"static resource {name} has no content file or folder"))
+    bundles: dict[str, list[SourceFile]] = {}
+    for item in items:
+        if item.kind == "bundle" and item.type_name == "LightningComponentBundle":
+            parts = item.rel.split("/")
+            idx = max(i for i, p in enumerate(parts[:-1]) if p == "lwc")
+            bundles.setdefault("/".join(parts[: idx + 2]), []).append(item)
+    for folder, files in sorted(bundles.items()):
+        name = folder.rsplit("/", 1)[-1]
+        if f"{folder}/{name}.js{META}" not in rels:
+            out.append(Problem(path=files[0].rel, line=1, message=(
+                f"Lightning web component {name} has no {name}.js{META} in {folder}/")))
+    return out
 
 
 def _check_target_configs(root: etree._Element, problem) -> list[Problem]:

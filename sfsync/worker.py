@@ -162,6 +162,10 @@ class NotificationTypeMissing(SfsyncFailure):
     """The CustomNotificationType the worker sends is not in the org."""
 
 
+class ReservationObjectMissing(SfsyncFailure):
+    """The org has no Test_Drive_Reservation__c: metadata/ was never deployed there."""
+
+
 class LeaseBusy(SfsyncFailure):
     """Another worker holds the worker lease (or took it while this one tried): nothing was sent."""
 
@@ -395,6 +399,14 @@ class _Run:
                     self._read_page(page)
             else:
                 self._notify()
+        except SalesforceApiError as exc:
+            # The first query names the reservation object; INVALID_TYPE for it means an org
+            # without our metadata, which a raw SOQL error with its caret does not tell.
+            if exc.error_code != "INVALID_TYPE" or f"'{RESERVATION}'" not in str(exc):
+                raise
+            org = getattr(getattr(self.client, "_creds", None), "name", None) or "NAME"
+            raise ReservationObjectMissing(f"the org has no {RESERVATION}; deploy metadata/ first "
+                                           f"(sfsync deploy --target-org {org})") from None
         finally:
             self.result.duration_seconds = round(self.monotonic() - started, 3)
             self._finish()

@@ -36,12 +36,13 @@ def test_every_command_help_shows_an_example(capsys, command):
 
 
 def test_unknown_target_org_is_one_line(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("SFSYNC_CONFIG", str(tmp_path / "absent.toml"))
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("SFSYNC_CONFIG", str(tmp_path / "empty.toml"))
     code, out, err = run_cli(capsys, "notify-overdue", "--target-org", "prod-eu")
     assert code == 1
     assert out == ""
     assert err == (
-        f"error: unknown org 'prod-eu' (known: local); define it under [orgs.prod-eu] in {tmp_path / 'absent.toml'}\n"
+        f"error: unknown org 'prod-eu' (known: local); define it under [orgs.prod-eu] in {tmp_path / 'empty.toml'}\n"
     )
 
 
@@ -128,3 +129,123 @@ def test_package_writes_a_zip(capsys, tmp_path):
     assert "package.xml" in names
     assert "objects/Test_Drive_Reservation__c.object" in names
     assert not [n for n in names if "__tests__" in n]
+
+
+@pytest.mark.parametrize("now", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+09:00", "1970-12-31T23:59:59Z",
+                                 "9001-01-01T00:00:00Z"])
+def test_parse_now_refuses_years_out_of_range(now):
+    with pytest.raises(UsageError) as info:
+        parse_now(now)
+    assert str(info.value) == f"--now '{now}' is out of range: the year must be 1971 to 9000"
+
+
+def test_parse_now_accepts_the_edges_of_the_range():
+    assert [parse_now(v).year for v in ("1971-01-01T00:00:00+00:00", "9000-12-31T23:59:59-12:00")] == [1971, 9000]
+
+
+@pytest.mark.parametrize("command, code", [(["demo"], 2), (["notify-overdue", "--target-org", "local"], 1)])
+def test_now_out_of_range_is_one_line(capsys, command, code):
+    assert run_cli(capsys, *command, "--now", "9999-12-31T23:59:59+00:00") == (code, "", (
+        "error: --now '9999-12-31T23:59:59+00:00' is out of range: the year must be 1971 to 9000\n"))
+
+
+@pytest.mark.parametrize("error, line", [
+    (FileNotFoundError(2, "No such file or directory", "/srv/sfsync/state.json"),
+     "error: /srv/sfsync/state.json: No such file or directory\n"),
+    (NotADirectoryError(20, "Not a directory", "/etc/passwd/x"), "error: /etc/passwd/x: Not a directory\n"),
+    (ConnectionResetError(104, "Connection reset by peer"), "error: Connection reset by peer\n"),
+])
+def test_os_error_is_one_line_exit_1(capsys, monkeypatch, error, line):
+    def fail(*_a, **_k):
+        raise error
+
+    monkeypatch.setattr("sfsync.config.list_orgs", fail)
+    assert run_cli(capsys, "org", "list") == (1, "", line)
+
+
+def test_ctrl_c_is_interrupted_exit_130(capsys, monkeypatch):
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr("sfsync.config.list_orgs", interrupted)
+    assert run_cli(capsys, "org", "list") == (130, "", "\ninterrupted\n")
+
+
+def test_ctrl_c_at_a_prompt_is_interrupted_exit_130(capsys, monkeypatch):
+    import click
+
+    def prompt(*_a, **_k):
+        click.confirm("go on?")
+
+    def ctrl_c(*_a, **_k):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr("sfsync.config.list_orgs", prompt)
+    monkeypatch.setattr("click.termui.visible_prompt_func", ctrl_c)
+    code, out, err = run_cli(capsys, "org", "list")
+    assert (code, err.splitlines()[-1]) == (130, "interrupted")
+
+
+def test_sigterm_in_process_is_terminated_exit_143_and_the_handler_is_restored(capsys, monkeypatch):
+    import os
+    import signal
+    import time
+
+    def sigterm(*_a, **_k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # interrupted by the handler's exception
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr("sfsync.config.list_orgs", sigterm)
+    assert run_cli(capsys, "org", "list") == (143, "", "terminated\n")
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sigterm_while_waiting_on_an_org_is_terminated_exit_143(tmp_path):
+    """A real process blocked on a silent org: SIGTERM gives one line and 143, not a silent death."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    config = tmp_path / "sfsync.toml"
+    config.write_text(f'[orgs.silent]\ninstance_url = "https://127.0.0.1:{silent.getsockname()[1]}"\n'
+                      'access_token = "00D!t"\n', encoding="utf-8")
+    env = {**os.environ, "SFSYNC_CONFIG": str(config)}
+    proc = subprocess.Popen([sys.executable, "-m", "sfsync", "org", "check", "silent"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        silent.settimeout(30)
+        conn, _ = silent.accept()  # the command is now waiting for the TLS handshake
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        conn.close()
+    finally:
+        proc.kill()
+        silent.close()
+    assert (proc.returncode, out, err) == (143, "", "terminated\n")
+
+
+@pytest.mark.parametrize("command, code", [
+    (["org", "check", "nosuch"], 2),
+    (["deploy", "--target-org", "nosuch"], 2),
+    (["plan", "--target-org", "nosuch"], 2),
+    (["notify-overdue", "--target-org", "nosuch"], 1),
+    (["worker", "--every", "1h", "--target-org", "nosuch"], 1),
+])
+def test_unknown_org_exit_code_is_2_except_for_worker_commands(capsys, tmp_path, monkeypatch, command, code):
+    config = tmp_path / "sfsync.toml"
+    config.write_text("", encoding="utf-8")
+    monkeypatch.setenv("SFSYNC_CONFIG", str(config))
+    project = ["--project", str(_repo_root())] if command[0] in ("deploy", "plan") else []
+    assert run_cli(capsys, *command, *project) == (code, "", (
+        f"error: unknown org 'nosuch' (known: local); define it under [orgs.nosuch] in {config}\n"))
+
+
+@pytest.mark.parametrize("command, code", [(["org", "list"], 2), (["notify-overdue", "--target-org", "prod"], 1)])
+def test_missing_explicit_config_file_is_one_line(capsys, tmp_path, monkeypatch, command, code):
+    monkeypatch.setenv("SFSYNC_CONFIG", str(tmp_path / "nonexistent.toml"))
+    assert run_cli(capsys, *command) == (code, "", (
+        f"error: {tmp_path / 'nonexistent.toml'}: no such file (named by SFSYNC_CONFIG)\n"))

@@ -429,7 +429,7 @@ def test_soap_other_fault_is_an_api_error_without_retry(client, rsps):
     with pytest.raises(SalesforceApiError) as info:
         client.soap_metadata(CHECK, "checkDeployStatus")
     assert (info.value.error_code, info.value.status) == ("INVALID_CROSS_REFERENCE_KEY", 500)
-    assert info.value.detail == "Metadata checkDeployStatus: INVALID_CROSS_REFERENCE_KEY: invalid cross reference id"
+    assert info.value.detail == "Metadata checkDeployStatus: invalid cross reference id"
     assert len(calls_to(rsps, SOAP_URL)) == 1
 
 
@@ -468,3 +468,15 @@ def test_connect_uses_the_environment_policy(rsps, monkeypatch):
     with pytest.raises(OrgUnreachable):
         OrgClient.connect(creds())
     assert len(rsps.calls) == 2
+
+
+def test_soap_fault_message_names_the_code_once(client, rsps):
+    # Salesforce repeats the code at the start of faultstring; the message says it once.
+    rsps.add(responses.POST, SOAP_URL, status=500, body=soap_fault(
+        "sf:INVALID_ID_FIELD", "INVALID_ID_FIELD: This validation can no longer be deployed"))
+    op = f'<deployRecentValidation xmlns="{MD}"><validationId>0Af000000000001AAA</validationId></deployRecentValidation>'
+    with pytest.raises(SalesforceApiError) as info:
+        client.soap_metadata(op.encode(), "deployRecentValidation")
+    assert str(info.value) == ("INVALID_ID_FIELD: Metadata deployRecentValidation: "
+                               "This validation can no longer be deployed")
+    assert (info.value.status, info.value.error_code) == (500, "INVALID_ID_FIELD")

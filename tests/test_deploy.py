@@ -258,3 +258,63 @@ def test_destructive_changes_are_added_beside_package_xml():
     assert [(c.tag.replace(M, ""), c.text) for c in manifest.iter() if c.text and c.text.strip()] == [
         ("members", "Test_Drive_Reservation__c.Old__c"), ("name", "CustomField"), ("version", "66.0")]
     assert deploy_module.with_destructive_changes(package.zip_bytes, [], "66.0") == package.zip_bytes
+
+
+def test_wait_zero_checks_once_and_never_sleeps():
+    client = ScriptedMetadataClient([("InProgress", False), ("Succeeded", True)])
+    slept = []
+    status = wait_for_deploy(client, "0Af000000000001AAA", wait_seconds=0, sleep=slept.append)
+    assert (status.status, status.done, client.calls, slept) == ("InProgress", False, 1, [])
+
+
+def test_a_slow_poll_never_makes_the_wait_sleep_past_the_limit():
+    clock = FakeClock()
+    client = ScriptedMetadataClient([("InProgress", False)])
+    real = client.soap_metadata
+
+    def slow(body_xml, soap_action):  # each answer takes 7 s of the fake clock
+        clock.t += 7
+        return real(body_xml, soap_action)
+
+    client.soap_metadata = slow
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock.t += seconds
+
+    status = wait_for_deploy(client, "0Af000000000001AAA", wait_seconds=10, poll_seconds=5, clock=clock.now,
+                             sleep=sleep)
+    assert (status.done, client.calls, slept, clock.t) == (False, 2, [3], 17)
+
+
+@pytest.mark.parametrize("job", ["0Af5g00000KdPxS", "0Af5g00000KdPxSCAV"])
+def test_check_job_id_accepts_15_and_18_character_deploy_ids(job):
+    from sfsync.deploy import check_job_id
+
+    assert check_job_id(job) == job
+
+
+def test_start_deploy_job_tells_a_job_not_done_as_pending():
+    from sfsync.deploy import DeployOptions, start_deploy_job
+
+    class Client:
+        def soap_metadata(self, body_xml, soap_action):
+            return etree.fromstring('<deployResponse xmlns="http://soap.sforce.com/2006/04/metadata"><result>'
+                                    "<done>false</done><id>0Af5g00000KdPxSCAV</id><state>Queued</state></result>"
+                                    "</deployResponse>")
+
+    status = start_deploy_job(Client(), b"PK", DeployOptions(check_only=True))
+    assert status.model_dump(include={"id", "status", "done", "success", "check_only"}) == {
+        "id": "0Af5g00000KdPxSCAV", "status": "Pending", "done": False, "success": False, "check_only": True}
+
+
+def test_write_junit_to_an_unwritable_path_is_a_usage_error_naming_it(tmp_path):
+    from sfsync.errors import UsageError
+    from sfsync.junit import write_junit
+
+    status = ScriptedMetadataClient([("Failed", True)])
+    result = wait_for_deploy(status, "0Af000000000001AAA", wait_seconds=0)
+    with pytest.raises(UsageError) as info:
+        write_junit(result, "/proc/junit.xml")
+    assert str(info.value) == "cannot write JUnit report /proc/junit.xml: No such file or directory"

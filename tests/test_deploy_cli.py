@@ -227,7 +227,7 @@ def test_401_on_the_metadata_api_refreshes_once_then_fails_cleanly(org, capsys, 
     code, out, err = run_cli(capsys, *deploy_args(repo_root))
     assert code == 1
     assert out == ""
-    assert err == ("error: INVALID_SESSION_ID: Metadata deploy: INVALID_SESSION_ID: Invalid Session ID found in "
+    assert err == ("error: INVALID_SESSION_ID: Metadata deploy: Invalid Session ID found in "
                    "SessionHeader: Illegal Session (again after logging in anew)\n")
     logins = [c for c in org.calls if c.request.url == TOKEN_URL]
     assert len(logins) == 2 and len(soap_ops(org)) == 2
@@ -286,6 +286,12 @@ def test_zip_is_byte_exact_with_japanese_and_non_ascii_names_without_tests(org, 
     (bundle / "__tests__").mkdir(parents=True)
     (project / "sfdx-project.json").write_text('{"packageDirectories": [{"path": "metadata", "default": true}]}')
     (project / "metadata/main/default/labels/CustomLabels.labels-meta.xml").write_bytes(labels)
+    # deploy refuses a tree validate rejects: the label needs its English text, too
+    (project / "metadata/main/default/translations").mkdir()
+    (project / "metadata/main/default/translations/en_US.translation-meta.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Translations xmlns="http://soap.sforce.com/2006/04/metadata">\n'
+        "    <customLabels>\n        <label>Test drive overdue</label>\n        <name>Overdue_Title</name>\n"
+        "    </customLabels>\n</Translations>\n", encoding="utf-8")
     svg = '<svg xmlns="http://www.w3.org/2000/svg"><title>試乗</title></svg>\n'.encode("utf-8")
     (bundle / "試乗アイコン.svg").write_bytes(svg)
     (bundle / "testDriveBoard.js").write_bytes(b"import { LightningElement } from 'lwc';\n"
@@ -303,14 +309,16 @@ def test_zip_is_byte_exact_with_japanese_and_non_ascii_names_without_tests(org, 
     sent = _sent_zip(org)
     assert sorted(sent.namelist()) == ["labels/CustomLabels.labels", "lwc/testDriveBoard/testDriveBoard.js",
                                        "lwc/testDriveBoard/testDriveBoard.js-meta.xml",
-                                       "lwc/testDriveBoard/試乗アイコン.svg", "package.xml"]
+                                       "lwc/testDriveBoard/試乗アイコン.svg", "package.xml",
+                                       "translations/en_US.translation"]
     assert sent.read("labels/CustomLabels.labels") == labels
     assert sent.read("lwc/testDriveBoard/試乗アイコン.svg") == svg
     assert sent.getinfo("lwc/testDriveBoard/試乗アイコン.svg").flag_bits & 0x800  # name stored as UTF-8
     package = etree.fromstring(sent.read("package.xml"))
     assert [(t.findtext(f"{{{MD}}}name"), [m.text for m in t.findall(f"{{{MD}}}members")])
             for t in package.findall(f"{{{MD}}}types")] == [
-        ("CustomLabels", ["CustomLabels"]), ("LightningComponentBundle", ["testDriveBoard"])]
+        ("CustomLabels", ["CustomLabels"]), ("LightningComponentBundle", ["testDriveBoard"]),
+        ("Translations", ["en_US"])]
 
 
 def test_report_prints_the_state_once_and_writes_junit(org, capsys, tmp_path):
@@ -369,6 +377,7 @@ def test_cancel(org, capsys):
 
 
 def test_json_error_is_json_on_stdout(tmp_path, monkeypatch, capsys, repo_root):
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")  # a config naming no org
     monkeypatch.setenv("SFSYNC_CONFIG", str(tmp_path / "none.toml"))
     code, out, err = run_cli(capsys, "deploy", "--target-org", "nowhere", "--project", str(repo_root), "--json")
     assert code == 2
@@ -403,3 +412,81 @@ def test_org_list_shows_methods_without_secrets(org, capsys):
 def test_new_commands_have_help_with_an_example(capsys, command):
     code, out, _ = run_cli(capsys, *command, "--help")
     assert code == 0 and "Example:" in out and f"sfsync {' '.join(command)}" in out
+
+
+# ---------------------------------------------------------------- checks before anything is sent
+def _bad_project(tmp_path):
+    project = tmp_path / "bad"
+    fields = project / "metadata/main/default/objects/Car__c/fields"
+    fields.mkdir(parents=True)
+    (project / "sfdx-project.json").write_text('{"packageDirectories": [{"path": "metadata", "default": true}]}')
+    (fields / "A__c.field-meta.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<CustomField xmlns="{MD}">\n    <fullName>A__c</fullName>\n'
+        "    <label>A</label>\n    <type>Text</type>\n</CustomField>\n", encoding="utf-8")
+    return project
+
+
+NO_LENGTH = ("metadata/main/default/objects/Car__c/fields/A__c.field-meta.xml:5: Text field A__c has no <length>: "
+             "add <length> with the maximum number of characters")
+
+
+@pytest.mark.parametrize("more", [[], ["--check-only"]])
+def test_deploy_refuses_a_tree_validate_rejects_and_sends_nothing(org, capsys, tmp_path, more):
+    code, out, err = run_cli(capsys, *deploy_args(_bad_project(tmp_path), *more))
+    assert (code, out, err) == (1, NO_LENGTH + "\n", "error: 1 problem(s) in metadata\n")
+    assert len(org.calls) == 0  # not even the login
+
+
+def test_deploy_json_refusal_keeps_stdout_one_json_object(org, capsys, tmp_path):
+    code, out, err = run_cli(capsys, *deploy_args(_bad_project(tmp_path), "--json"))
+    assert code == 1
+    assert json.loads(out) == {"status": 1, "name": "MetadataInvalid", "message": "1 problem(s) in metadata"}
+    assert err == NO_LENGTH + "\nerror: 1 problem(s) in metadata\n"
+    assert len(org.calls) == 0
+
+
+def test_plan_refuses_a_tree_validate_rejects_before_connecting(org, capsys, tmp_path):
+    code, out, err = run_cli(capsys, "plan", "--target-org", "prod", "--project", str(_bad_project(tmp_path)))
+    assert (code, out, err) == (1, NO_LENGTH + "\n", "error: 1 problem(s) in metadata\n")
+    assert len(org.calls) == 0
+
+
+def test_unwritable_junit_is_refused_before_the_deploy_starts(org, capsys, repo_root, tmp_path):
+    code, out, err = run_cli(capsys, *deploy_args(repo_root, "--junit", "/proc/junit.xml"))
+    assert (code, out) == (2, "")
+    assert err == "error: cannot write JUnit report /proc/junit.xml: No such file or directory\n"
+    assert soap_ops(org) == []
+
+
+@pytest.mark.parametrize("command", ["quick", "report", "resume", "cancel"])
+@pytest.mark.parametrize("job", ["garbage", "0Af5g00000KdPx", "0Af5g00000KdPxSCA", "a015g00000KdPxSCAV", "0Af5g00000Kd-xS"])
+def test_a_job_id_that_is_not_a_deploy_id_is_a_usage_error_before_any_call(org, capsys, command, job):
+    code, out, err = run_cli(capsys, "deploy", command, job, "--target-org", "prod")
+    assert (code, out) == (2, "")
+    assert err == (f"error: '{job}' is not a deploy job id: expected 15 or 18 letters and digits starting with 0Af "
+                   "(as printed by 'sfsync deploy')\n")
+    assert len(org.calls) == 0
+
+
+def test_fifteen_character_job_ids_are_accepted(org, capsys):
+    org.add(responses.POST, SOAP_URL, **soap(check_answer("Succeeded", done=True, success=True)))
+    code, out, _ = run_cli(capsys, "deploy", "report", JOB[:15], "--target-org", "prod")
+    assert (code, out) == (0, f"deployed 78 components to prod (job {JOB})\n")
+
+
+def test_wait_zero_returns_right_after_the_start_with_69_and_the_job_id(org, capsys, repo_root):
+    org.add(responses.POST, SOAP_URL, **soap(deploy_answer()))
+    org.add(responses.POST, SOAP_URL, **soap(check_answer("InProgress", done=False, success=False)))
+    code, out, err = run_cli(capsys, *deploy_args(repo_root, "--wait", "0"))
+    assert (code, out) == (69, f"deploy {JOB} still Pending on prod\n")
+    assert (f"deploy {JOB} is still Pending after 0 minute(s); follow it with 'sfsync deploy resume {JOB} "
+            "--target-org prod' or 'sfsync deploy report " + JOB + " ...'") in err
+    assert [etree.QName(op).localname for op in soap_ops(org)] == ["deploy"]
+
+
+def test_wait_zero_with_a_deploy_already_done_reports_its_result(org, capsys, repo_root):
+    org.add(responses.POST, SOAP_URL, **soap(deploy_answer().replace("<done>false</done>", "<done>true</done>")))
+    org.add(responses.POST, SOAP_URL, **soap(check_answer("Succeeded", done=True, success=True)))
+    code, out, _ = run_cli(capsys, *deploy_args(repo_root, "--wait", "0"))
+    assert (code, out) == (0, f"deployed 78 components to prod (job {JOB})\n")
+    assert [etree.QName(op).localname for op in soap_ops(org)] == ["deploy", "checkDeployStatus"]

@@ -4,6 +4,7 @@ destructive changes, retrieve and listMetadata (issue 5, items 3, 4 and 6)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -96,7 +97,7 @@ def test_check_only_then_quick_deploy_once(org, project, capsys):
 
     code, out, err = run_cli(capsys, "deploy", "quick", validation["id"], *common)
     assert code == 1
-    assert err == "error: INVALID_ID_FIELD: Metadata deployRecentValidation: INVALID_ID_FIELD: This validation can " \
+    assert err == "error: INVALID_ID_FIELD: Metadata deployRecentValidation: This validation can " \
                   "no longer be deployed\n"
 
 
@@ -104,26 +105,31 @@ def test_delete_removed_deletes_only_what_plan_lists(org, project, capsys):
     state, _ = org
     common = ["--target-org", "local", "--state", str(state), "--project", str(project)]
     assert run_cli(capsys, "deploy", *common)[0] == 0
-    (project / FIELD).unlink()
-    # keep the tree consistent: nothing else may name the field any more
-    for path in project.rglob("*-meta.xml"):
+    # a field only permission sets and its translation name, so the tree stays valid without it
+    # (deploy refuses a tree that validate rejects)
+    obj = project / "metadata/main/default/objects/Test_Drive_Reservation__c"
+    (obj / "fields/Notice_Claim__c.field-meta.xml").unlink()
+    (project / "metadata/main/default/objectTranslations/Test_Drive_Reservation__c-ja/"
+               "Notice_Claim__c.fieldTranslation-meta.xml").unlink()
+    for path in (project / "metadata/main/default/permissionsets").glob("*-meta.xml"):
         text = path.read_text(encoding="utf-8")
-        if "Variation__c" in text and path.name != "Variation__c.field-meta.xml":
-            lines = [line for line in text.splitlines(keepends=True) if "Variation__c" not in line]
-            path.write_text("".join(lines), encoding="utf-8")
+        text = re.sub(r"\s*<fieldPermissions>(?:(?!</fieldPermissions>).)*\.Notice_Claim__c<.*?</fieldPermissions>",
+                      "", text, flags=re.DOTALL)
+        path.write_text(text, encoding="utf-8")
     removed = [c for c in plan(capsys, state, project) if c["state"] == "removed"]
-    assert [(c["type"], c["full_name"]) for c in removed] == [("CustomField", "Test_Drive_Reservation__c.Variation__c")]
+    assert [(c["type"], c["full_name"]) for c in removed] == [
+        ("CustomField", "Test_Drive_Reservation__c.Notice_Claim__c")]
 
     code, out, err = run_cli(capsys, "deploy", *common, "--delete-removed", "--json")
     assert code == 0, err
-    assert err.splitlines()[0] == ("will delete CustomField Test_Drive_Reservation__c.Variation__c (in local, no longer "
-                                   "in metadata/)")
-    assert json.loads(out)["result"]["deleted"] == ["CustomField Test_Drive_Reservation__c.Variation__c"]
+    assert err.splitlines()[0] == ("will delete CustomField Test_Drive_Reservation__c.Notice_Claim__c (in local, no "
+                                   "longer in metadata/)")
+    assert json.loads(out)["result"]["deleted"] == ["CustomField Test_Drive_Reservation__c.Notice_Claim__c"]
     assert [c for c in plan(capsys, state, project) if c["state"] != "unchanged"] == []
 
     client = OrgClient.connect(local_credentials(local_org_info(state)))
     with pytest.raises(SalesforceApiError) as info:
-        list(client.query_pages("SELECT Variation__c FROM Test_Drive_Reservation__c"))
+        list(client.query_pages("SELECT Notice_Claim__c FROM Test_Drive_Reservation__c"))
     assert info.value.error_code == "INVALID_FIELD"
 
 
@@ -147,7 +153,7 @@ def test_cancel_of_a_finished_deploy_is_refused(org, project, capsys):
     job = json.loads(out)["result"]["id"]
     code, out, err = run_cli(capsys, "deploy", "cancel", job, *common)
     assert code == 1
-    assert err == ("error: INVALID_ID_FIELD: Metadata cancelDeploy: INVALID_ID_FIELD: Deployment already completed\n")
+    assert err == ("error: INVALID_ID_FIELD: Metadata cancelDeploy: Deployment already completed\n")
 
 
 def test_jobs_outlive_the_local_org_process_for_report_and_quick(tmp_path, project, capsys):
@@ -166,5 +172,5 @@ def test_jobs_outlive_the_local_org_process_for_report_and_quick(tmp_path, proje
     assert code == 0, err
     assert out.startswith("deployed ")
     code, _, err = run_cli(capsys, "deploy", "cancel", validation["id"], *common)
-    assert (code, err) == (1, "error: INVALID_ID_FIELD: Metadata cancelDeploy: INVALID_ID_FIELD: Deployment already "
+    assert (code, err) == (1, "error: INVALID_ID_FIELD: Metadata cancelDeploy: Deployment already "
                               "completed\n")

@@ -316,3 +316,152 @@ def test_real_tree_packages_to_valid_metadata_api_format():
     assert "<relationshipLabel>試乗予定</relationshipLabel>" in tr
     field_files = list((REPO / "metadata").rglob("*.field-meta.xml"))
     assert len([c for c in result.components if c[0] == "CustomField"]) == len(field_files)
+
+
+# ----------------------------------------------------------------------------- `sfsync package`: checks first
+from sfsync.cli import main  # noqa: E402
+
+FIELD_DIR = f"{D}/objects/Car__c/fields"
+CLASS_META = md("ApexClass", "    <apiVersion>66.0</apiVersion>\n    <status>Active</status>\n")
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def text_field(name: str, body: str | None = None) -> str:
+    return md("CustomField", body or f"    <fullName>{name}</fullName>\n    <label>{name}</label>\n"
+                                      "    <length>20</length>\n    <type>Text</type>\n")
+
+
+BAD_TREES = {
+    "wrong root": ({f"{FIELD_DIR}/A__c.field-meta.xml": md("CustomObject", "    <label>A</label>\n")},
+                   f"{FIELD_DIR}/A__c.field-meta.xml:2: a .field-meta.xml file must have the root element "
+                   "<CustomField>, found <CustomObject>"),
+    "no namespace": ({f"{FIELD_DIR}/A__c.field-meta.xml": text_field("A__c").replace(f' xmlns="{NS}"', "")},
+                     f'{FIELD_DIR}/A__c.field-meta.xml:2: root element <CustomField> must declare xmlns="{NS}" '
+                     "(found no namespace)"),
+    "order": ({f"{FIELD_DIR}/A__c.field-meta.xml": text_field("A__c", "    <fullName>A__c</fullName>\n"
+                                                                       "    <length>20</length>\n"
+                                                                       "    <label>A</label>\n    <type>Text</type>\n")},
+              f"{FIELD_DIR}/A__c.field-meta.xml:5: <label> is out of order: in CustomField it must come before "
+              "<length> (elements follow the Metadata API schema order)"),
+    "no length": ({f"{FIELD_DIR}/A__c.field-meta.xml": text_field("A__c", "    <fullName>A__c</fullName>\n"
+                                                                           "    <label>A</label>\n"
+                                                                           "    <type>Text</type>\n")},
+                  f"{FIELD_DIR}/A__c.field-meta.xml:5: Text field A__c has no <length>: add <length> with the "
+                  "maximum number of characters"),
+    "fullName": ({f"{FIELD_DIR}/A__c.field-meta.xml": text_field("B__c")},
+                 f"{FIELD_DIR}/A__c.field-meta.xml:3: fullName 'B__c' does not match the file name (expected 'A__c')"),
+    "duplicate": ({f"{FIELD_DIR}/A__c.field-meta.xml": text_field("A__c", "    <fullName>A__c</fullName>\n"
+                                                                           "    <label>A</label>\n"
+                                                                           "    <label>A</label>\n"
+                                                                           "    <length>20</length>\n"
+                                                                           "    <type>Text</type>\n")},
+                  f"{FIELD_DIR}/A__c.field-meta.xml:5: <label> may appear only once in CustomField"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TREES))
+def test_package_refuses_a_tree_validate_rejects(capsys, tmp_path, case):
+    files, problem = BAD_TREES[case]
+    project = make_project(tmp_path / "p", {f"{D}/objects/Car__c/Car__c.object-meta.xml": OBJECT, **files})
+    out_file = tmp_path / "car.zip"
+    code, out, err = run_cli(capsys, "package", "--project", str(project), "--out", str(out_file))
+    assert (code, out, err) == (1, problem + "\n", "error: 1 problem(s) in metadata\n")
+    assert not out_file.exists()
+
+
+def test_package_never_follows_a_symlink_out_of_the_project(capsys, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    project = make_project(tmp_path / "p", {f"{D}/classes/Evil.cls-meta.xml": CLASS_META})
+    (project / D / "classes/Evil.cls").symlink_to(secret)
+    with pytest.raises(MetadataInvalid) as info:
+        build_package(project)
+    assert info.value.problems == [
+        f"{D}/classes/Evil.cls:1: symbolic link to a file outside the project: sfsync never packages what it "
+        "points at; replace it with the file itself"]
+    out_file = tmp_path / "x.zip"
+    code, out, _ = run_cli(capsys, "package", "--project", str(project), "--out", str(out_file))
+    assert code == 1 and out.startswith(f"{D}/classes/Evil.cls:1: symbolic link")
+    assert not out_file.exists()
+
+
+def test_package_refuses_a_doctype_and_writes_no_zip(capsys, tmp_path):
+    xxe = (f'{HDR}<!DOCTYPE CustomField [<!ENTITY e "x">]>\n<CustomField xmlns="{NS}">\n'
+           "    <fullName>A__c</fullName>\n    <label>&e;</label>\n    <length>20</length>\n    <type>Text</type>\n"
+           "</CustomField>\n")
+    project = make_project(tmp_path / "p", {f"{D}/objects/Car__c/Car__c.object-meta.xml": OBJECT,
+                                            f"{FIELD_DIR}/A__c.field-meta.xml": xxe})
+    code, out, err = run_cli(capsys, "package", "--project", str(project), "--out", str(tmp_path / "x.zip"))
+    assert (code, out, err) == (1, f"{FIELD_DIR}/A__c.field-meta.xml:2: DOCTYPE and entity declarations are not "
+                                   "allowed in metadata files\n", "error: 1 problem(s) in metadata\n")
+
+
+def test_package_reports_a_file_that_is_not_utf8(capsys, tmp_path):
+    project = make_project(tmp_path / "p", {f"{D}/classes/L.cls-meta.xml": CLASS_META,
+                                            f"{D}/classes/L.cls": b"public class L { // \xe9t\xe9\n}\n"})
+    code, out, err = run_cli(capsys, "package", "--project", str(project), "--out", str(tmp_path / "x.zip"))
+    assert (code, out, err) == (1, f"{D}/classes/L.cls:1: the file is not UTF-8 text (byte 0xe9 cannot be "
+                                   "decoded): save it as UTF-8\n", "error: 1 problem(s) in metadata\n")
+
+
+VALID = {f"{D}/classes/Ok.cls": "public class Ok {}\n", f"{D}/classes/Ok.cls-meta.xml": CLASS_META}
+
+
+def test_package_out_refuses_to_replace_a_file_that_is_not_a_zip(capsys, tmp_path):
+    project = make_project(tmp_path / "p", VALID)
+    before = (project / "sfdx-project.json").read_bytes()
+    code, out, err = run_cli(capsys, "package", "--project", str(project), "--out", str(project / "sfdx-project.json"))
+    assert (code, out, err) == (2, "", f"error: refusing to overwrite {project / 'sfdx-project.json'}: it is not a "
+                                       "zip archive\n")
+    assert (project / "sfdx-project.json").read_bytes() == before
+
+
+def test_package_out_replaces_an_old_zip_through_a_rename(capsys, tmp_path):
+    project = make_project(tmp_path / "p", VALID)
+    out_file = tmp_path / "build" / "x.zip"
+    assert run_cli(capsys, "package", "--project", str(project), "--out", str(out_file))[0] == 0
+    first = out_file.stat().st_ino
+    code, out, _ = run_cli(capsys, "package", "--project", str(project), "--out", str(out_file))
+    assert (code, out) == (0, f"wrote {out_file}: 1 components in 3 files\n")
+    assert out_file.stat().st_ino != first  # a new file renamed over the old one
+    assert sorted(p.name for p in out_file.parent.iterdir()) == ["x.zip"]  # no temporary file left
+
+
+def test_package_out_inside_the_package_directory_is_refused(capsys, tmp_path):
+    project = make_project(tmp_path / "p", VALID)
+    out_file = project / "metadata" / "x.zip"
+    code, out, err = run_cli(capsys, "package", "--project", str(project), "--out", str(out_file))
+    assert (code, out, err) == (2, "", f"error: --out {out_file} is inside the package directory metadata/; "
+                                       "write the zip elsewhere (e.g. build/)\n")
+    assert not out_file.exists()
+
+
+@pytest.mark.parametrize("target,message", [
+    ("/dev/full", "error: zip file /dev/full is not a regular file\n"),
+    ("/proc/x.zip", "error: cannot write zip file /proc/x.zip: No such file or directory\n"),
+    ("DIR", "Usage: sfsync package [OPTIONS]\nTry 'sfsync package --help' for help.\n\n"
+            "Error: Invalid value for '--out': File 'DIR' is a directory.\n"),
+])
+def test_package_out_that_cannot_be_written_is_one_line_naming_it(capsys, tmp_path, target, message):
+    project = make_project(tmp_path / "p", VALID)
+    if target == "DIR":
+        target = str(tmp_path)
+        message = message.replace("DIR", target)
+    code, out, err = run_cli(capsys, "package", "--project", str(project), "--out", target)
+    assert (code, out, err) == (2, "", message)
+
+
+def test_build_package_itself_refuses_a_doctype(tmp_path):
+    xxe = f'{HDR}<!DOCTYPE ApexClass>\n<ApexClass xmlns="{NS}">\n    <apiVersion>66.0</apiVersion>\n</ApexClass>\n'
+    project = make_project(tmp_path / "p", {f"{D}/classes/A.cls": "public class A {}\n",
+                                            f"{D}/classes/A.cls-meta.xml": xxe})
+    with pytest.raises(MetadataInvalid) as info:
+        build_package(project)
+    assert info.value.problems == [
+        f"{D}/classes/A.cls-meta.xml:2: DOCTYPE and entity declarations are not allowed in metadata files"]

@@ -275,3 +275,116 @@ def test_schema_child_order_follows_the_wsdl_sequence():
 @pytest.mark.skipif(not WSDL.is_file(), reason="shared WSDL not present")
 def test_shipped_xsd_is_what_the_generator_builds():
     assert generate_xsd(WSDL) == PACKAGED_XSD.read_bytes()
+
+
+# ----------------------------------------------------------------------------- companions, links, XXE, encoding
+CLASSES = "metadata/main/default/classes"
+CLASS_META = ('<?xml version="1.0" encoding="UTF-8"?>\n<ApexClass xmlns="http://soap.sforce.com/2006/04/metadata">\n'
+              "    <apiVersion>66.0</apiVersion>\n    <status>Active</status>\n</ApexClass>\n")
+PLAIN_LWC_META = ('<?xml version="1.0" encoding="UTF-8"?>\n<LightningComponentBundle '
+            'xmlns="http://soap.sforce.com/2006/04/metadata">\n    <apiVersion>66.0</apiVersion>\n'
+            "    <isExposed>false</isExposed>\n</LightningComponentBundle>\n")
+RESOURCE_META = ('<?xml version="1.0" encoding="UTF-8"?>\n<StaticResource xmlns="http://soap.sforce.com/2006/04/metadata">'
+                 "\n    <cacheControl>Private</cacheControl>\n    <contentType>text/plain</contentType>\n"
+                 "</StaticResource>\n")
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_source_files_without_their_meta_xml_are_reported(tmp_path):
+    root = make_project(tmp_path, {
+        f"{CLASSES}/X.cls": "public class X {}\n",
+        f"{CLASSES}/Ok.cls": "public class Ok {}\n",
+        f"{CLASSES}/Ok.cls-meta.xml": CLASS_META,
+        "metadata/main/default/triggers/T.trigger": "trigger T on Account (before insert) {}\n",
+        "metadata/main/default/staticresources/notes.txt": "hello\n",
+        "metadata/main/default/lwc/board/board.js": "export default class Board {}\n",
+        "metadata/main/default/lwc/board/board.html": "<template></template>\n",
+        "metadata/main/default/lwc/fine/fine.js": "export default class Fine {}\n",
+        "metadata/main/default/lwc/fine/fine.js-meta.xml": PLAIN_LWC_META,
+    })
+    assert lines(validate_tree(root)) == [
+        f"{CLASSES}/X.cls:1: X.cls has no X.cls-meta.xml beside it: a ApexClass deploys only with its metadata file",
+        "metadata/main/default/lwc/board/board.html:1: Lightning web component board has no board.js-meta.xml in "
+        "metadata/main/default/lwc/board/",
+        "metadata/main/default/staticresources/notes.txt:1: static resource notes has no notes.resource-meta.xml",
+        "metadata/main/default/triggers/T.trigger:1: T.trigger has no T.trigger-meta.xml beside it: a ApexTrigger "
+        "deploys only with its metadata file",
+    ]
+
+
+def test_meta_xml_without_its_source_file_is_reported(tmp_path):
+    root = make_project(tmp_path, {f"{CLASSES}/Y.cls-meta.xml": CLASS_META,
+                                   "metadata/main/default/staticresources/r.resource-meta.xml": RESOURCE_META})
+    assert lines(validate_tree(root)) == [
+        f"{CLASSES}/Y.cls-meta.xml:1: Y.cls-meta.xml has no Y.cls beside it",
+        "metadata/main/default/staticresources/r.resource-meta.xml:1: static resource r has no content file or folder",
+    ]
+
+
+def test_symlinks_leading_outside_the_project_are_reported_and_not_read(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0\n")
+    root = make_project(_mkdir(tmp_path / "p"), {f"{CLASSES}/Ok.cls": "public class Ok {}\n",
+                                         f"{CLASSES}/Ok.cls-meta.xml": CLASS_META,
+                                         f"{CLASSES}/Evil.cls-meta.xml": CLASS_META})
+    (root / CLASSES / "Evil.cls").symlink_to(secret)
+    (root / CLASSES / "outside").symlink_to(tmp_path, target_is_directory=True)
+    (root / CLASSES / "Inside.cls").symlink_to(root / CLASSES / "Ok.cls")  # inside the project: fine
+    (root / CLASSES / "Inside.cls-meta.xml").write_text(CLASS_META)
+    message = ("symbolic link to a file outside the project: sfsync never packages what it points at; "
+               "replace it with the file itself")
+    assert lines(validate_tree(root)) == [
+        f"{CLASSES}/Evil.cls:1: {message}",
+        f"{CLASSES}/Evil.cls-meta.xml:1: Evil.cls-meta.xml has no Evil.cls beside it",
+        f"{CLASSES}/outside:1: {message}",
+    ]
+
+
+def test_doctype_and_entities_are_refused_without_resolving_them(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    xxe = (f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE CustomField [\n  <!ENTITY e SYSTEM "file://{secret}">\n]>\n'
+           '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata">\n    <fullName>Bad__c</fullName>\n'
+           "    <label>&e;</label>\n    <length>20</length>\n    <type>Text</type>\n</CustomField>\n")
+    undefined = field("    <fullName>Und__c</fullName>\n    <label>&e;</label>\n    <length>20</length>\n"
+                      "    <type>Text</type>\n")
+    root = make_project(_mkdir(tmp_path / "p"), {f"{FIELDS}/Bad__c.field-meta.xml": xxe,
+                                         f"{FIELDS}/Und__c.field-meta.xml": undefined})
+    report = validate_tree(root)
+    assert lines(report) == [
+        f"{FIELDS}/Bad__c.field-meta.xml:2: DOCTYPE and entity declarations are not allowed in metadata files",
+        f"{FIELDS}/Und__c.field-meta.xml:4: not well-formed XML: Entity 'e' not defined, line 4, column 15",
+    ]
+    assert "TOPSECRET" not in report.model_dump_json()
+
+
+def test_files_that_are_not_utf8_are_reported_with_their_line(tmp_path):
+    root = make_project(tmp_path, {f"{CLASSES}/L.cls-meta.xml": CLASS_META,
+                                   f"{FIELDS}/Good__c.field-meta.xml": GOOD_TEXT})
+    (root / CLASSES / "L.cls").write_bytes(b"public class L {\n    // caf\xe9\n}\n")
+    (root / FIELDS / "Latin__c.field-meta.xml").write_bytes(
+        GOOD_TEXT.replace("Good", "Latin").replace("<label>Latin</label>", "<label>Lat\xe9n</label>")
+        .encode("latin-1"))
+    assert lines(validate_tree(root)) == [
+        f"{CLASSES}/L.cls:2: the file is not UTF-8 text (byte 0xe9 cannot be decoded): save it as UTF-8",
+        f"{FIELDS}/Latin__c.field-meta.xml:4: the file is not UTF-8 text (byte 0xe9 cannot be decoded): save it as UTF-8",
+    ]
+
+
+def test_an_unexpected_lxml_error_is_a_problem_on_that_file(tmp_path, monkeypatch):
+    from lxml import etree
+
+    import sfsync.validation as validation
+
+    def boom(item, root, problem):
+        raise etree.XMLSchemaValidateError("Internal error in XML Schema validation.")
+
+    monkeypatch.setattr(validation, "_check_field", boom)
+    root = make_project(tmp_path, {f"{FIELDS}/Good__c.field-meta.xml": GOOD_TEXT})
+    assert lines(validate_tree(root)) == [
+        f"{FIELDS}/Good__c.field-meta.xml:1: cannot check the file: XMLSchemaValidateError: "
+        "Internal error in XML Schema validation."]

@@ -26,6 +26,7 @@ from sfsync.worker import (
     ItemFailure,
     LeaseBusy,
     NotificationTypeMissing,
+    ReservationObjectMissing,
     NotifiedRecipient,
     WorkerOptions,
     notify_overdue,
@@ -602,3 +603,43 @@ def test_options_require_an_aware_now_and_sane_numbers():
         WorkerOptions(now=NOW, days=0)
     with pytest.raises(pydantic.ValidationError):
         WorkerOptions(now=NOW, batch_size=201)
+
+
+def test_an_org_without_the_reservation_object_is_told_to_deploy_first(client, org):
+    fake = org([])
+    # Salesforce's INVALID_TYPE answer for an unknown sObject (shape as error-malformed-query-with-position.json)
+    fake.query_error[PROBE_SOQL] = (400, [{
+        "message": "\nSELECT Id FROM Test_Drive_Reservation__c WHERE Status__c\n               ^\n"
+                   "ERROR at Row:1:Column:16\nsObject type 'Test_Drive_Reservation__c' is not supported. If you are "
+                   "attempting to use a custom object, be sure to append the '__c' after the entity name. Please "
+                   "reference your WSDL or the describe call for the appropriate names.",
+        "errorCode": "INVALID_TYPE"}])
+    with pytest.raises(ReservationObjectMissing) as info:
+        run(client)
+    assert str(info.value) == ("the org has no Test_Drive_Reservation__c; deploy metadata/ first "
+                               "(sfsync deploy --target-org dealer)")
+    assert info.value.exit_code == 1
+    assert fake.calls() == [("GET", "probe")]
+
+
+def test_dry_run_against_an_org_without_the_reservation_object(client, org):
+    fake = org([])
+    fake.query_error[OVERDUE_SOQL] = (400, [{
+        "message": "sObject type 'Test_Drive_Reservation__c' is not supported.", "errorCode": "INVALID_TYPE"}])
+    with pytest.raises(ReservationObjectMissing) as info:
+        run(client, options(dry_run=True))
+    assert str(info.value) == ("the org has no Test_Drive_Reservation__c; deploy metadata/ first "
+                               "(sfsync deploy --target-org dealer)")
+
+
+def test_metrics_file_that_cannot_be_written_is_a_clear_error_naming_it(tmp_path):
+    # (sfsync.metrics.write_metrics_file: the worker's --metrics-file)
+    from sfsync.errors import UsageError
+    from sfsync.metrics import write_metrics_file
+
+    with pytest.raises(UsageError) as info:
+        write_metrics_file("/proc/sfsync.prom", "a 1\n")
+    assert str(info.value) == "cannot write metrics file /proc/sfsync.prom: No such file or directory"
+    with pytest.raises(UsageError) as info:
+        write_metrics_file(tmp_path, "a 1\n")
+    assert str(info.value) == f"cannot write metrics file {tmp_path}: it is a directory"
