@@ -806,7 +806,9 @@ def demo(project: Path | None, demo_dir: Path | None, now_text: str | None, seed
     from sfsync.demo import run_demo
 
     demo_dir = demo_dir or default_state_dir().parent / "demo"
-    result = run_demo(_resolve_project(project), demo_dir, parse_now(now_text), seed=seed,
+    root = _resolve_project(project)
+    _refuse_invalid_tree(root)
+    result = run_demo(root, demo_dir, parse_now(now_text), seed=seed,
                       progress=lambda message: _err(f"demo: {message}"))
     w = result.worker
     click.echo(f"Deployed {result.deploy.components_deployed}/{result.deploy.components_total} components; loaded {result.dataset.reservations} "

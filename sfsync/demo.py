@@ -70,7 +70,7 @@ def run_demo(
         progress(f"local org serving at {server.instance_url} (state in {state_dir})")
         client = OrgClient.connect(local_credentials(local_org_info(state_dir)))
 
-        progress(f"deploying {project_root / 'metadata'} ({len(package.components)} members in package.xml)")
+        progress(f"deploying {project_root / 'metadata'} through the Metadata API")
         job_id = start_deploy(client, package.zip_bytes, DeployOptions())
         status = wait_for_deploy(client, job_id, wait_seconds=300, poll_seconds=0.2)
         if not status.success:
